@@ -1,0 +1,22 @@
+"""The ``keepword`` command: sub-commands are registered from their own modules."""
+
+from __future__ import annotations
+
+import typer
+
+from keepword.cli import audit_cmd
+
+app = typer.Typer(
+    name="keepword",
+    help="Make a privacy policy executable: check it, fulfil requests, prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (audit_cmd,):
+    module.register(app)
+
+
+def main() -> None:
+    app()

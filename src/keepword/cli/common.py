@@ -1,0 +1,62 @@
+"""Shared plumbing of the CLI: error reporting, JSON output, the runtime context."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from keepword.errors import InputError, KeepwordError
+from keepword.runtime import Keepword
+from keepword.settings import load_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def report_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn keepword errors into a clear message and exit code; never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            for problem in exc.problems:
+                err_console.print(f"[bold red]error[/] {problem}", highlight=False,
+                                  soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeepwordError as exc:
+            err_console.print(f"[bold red]error[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@contextmanager
+def runtime(home: Path | None = None) -> Iterator[Keepword]:
+    kw = Keepword(load_settings(home=home))
+    try:
+        yield kw
+    finally:
+        kw.close()
+
+
+HomeOption = typer.Option(None, "--home", envvar="KEEPWORD_HOME",
+                          help="Work folder holding the control store and key "
+                               "(default ./.keepword).")
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")

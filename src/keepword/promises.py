@@ -1,0 +1,86 @@
+"""The mechanisms a policy promise can be linked to, and whether each is live.
+
+A promise in ``policy.yaml`` names the mechanism that keeps it
+(``enforced_by: [{mechanism: decide.prohibited_use, target: marketing.advertising}]``).
+This registry is the single place that says which mechanisms keepword really
+runs today, so reports can say honestly which promises are enforced and which
+are only written down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TargetKind = Literal[
+    "none", "right", "retention_rule", "data_use", "recipient", "category", "collection",
+    "purpose", "any",
+]
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    name: str
+    description: str
+    target: TargetKind
+    live: bool  # implemented and exercised by the test suite in this version
+
+
+MECHANISMS: dict[str, Mechanism] = {
+    m.name: m
+    for m in [
+        Mechanism("notice", "the rendered privacy notice tells each purpose, basis and recipient",
+                  "none", True),
+        Mechanism("ropa", "the Art. 30 record of processing is generated from the policy",
+                  "none", True),
+        Mechanism("audit.log", "every state change and disclosure is in the hash-chained log",
+                  "none", True),
+        Mechanism("datamap.forbidden_category",
+                  "keepword check fails if any store holds this category", "category", True),
+        Mechanism("datamap.minimised_collection",
+                  "keepword check fails if the collection holds unannotated or extra fields",
+                  "collection", True),
+        Mechanism("datamap.identity_reachable",
+                  "keepword check fails if personal data cannot be found from an identity",
+                  "none", True),
+        Mechanism("transfer.safeguard",
+                  "policy lint fails if a recipient outside the EEA has no safeguard",
+                  "recipient", True),
+        Mechanism("right", "the data subject right is fulfilled by keepword requests",
+                  "right", False),
+        Mechanism("requests.redact_others", "access exports redact other people's data",
+                  "none", False),
+        Mechanism("requests.admin_routing",
+                  "requests on administered data go to the organisation administrator first",
+                  "none", False),
+        Mechanism("requests.erasure_exception",
+                  "erasure keeps what a retention exception requires, restricted", "any", False),
+        Mechanism("retention", "the retention rule deletes or anonymises on schedule",
+                  "retention_rule", False),
+        Mechanism("consent.ledger", "consent is recorded, withdrawable and enforced",
+                  "purpose", False),
+        Mechanism("decide.prohibited_use", "the decision point denies this data use",
+                  "data_use", False),
+        Mechanism("decide.no_sale", "the decision point denies every sale or share", "none",
+                  False),
+        Mechanism("decide.recipient_consent",
+                  "disclosure to this recipient needs the subject's consent", "recipient", False),
+        Mechanism("decide.minimum_age", "subjects under the minimum age are denied", "none",
+                  False),
+        Mechanism("decide.tenant_isolation",
+                  "tenant-isolated categories are visible to the owning tenant only", "none",
+                  False),
+        Mechanism("decide.restriction", "restricted or objecting subjects are denied", "none",
+                  False),
+        Mechanism("integration.uninstall", "uninstalling an integration stops disclosures",
+                  "recipient", False),
+        Mechanism("suppression", "erased people cannot come back through imports", "none",
+                  False),
+        Mechanism("intake.allow_list", "imports keep only the allowed fields", "collection",
+                  False),
+        Mechanism("pages.not_indexed", "profile pages are never public nor indexed", "none",
+                  False),
+    ]
+}
+
+

@@ -1,0 +1,128 @@
+"""Open the customer stores a data map names.
+
+URLs come from an environment variable, a secret file or a password-free
+literal. Errors name the store (dataset key), never its URL: URLs may hold
+credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from keepword.datamap.models import Dataset, StoreKind
+from keepword.errors import StoreError
+
+_DRIVERS = {
+    StoreKind.SQLITE: ("sqlite", "sqlite"),
+    StoreKind.POSTGRESQL: ("postgresql", "postgresql+psycopg"),
+    StoreKind.MYSQL: ("mysql", "mysql+pymysql"),
+}
+
+
+def normalise_url(kind: StoreKind, raw: str, base_dir: Path | None = None) -> URL:
+    """A SQLAlchemy URL with keepword's driver for ``kind``; bare paths mean SQLite files."""
+    if kind is StoreKind.SQLITE and "://" not in raw:
+        raw = f"sqlite:///{raw}"
+    url = make_url(raw)
+    backend, driver = _DRIVERS[kind]
+    if url.get_backend_name() != backend:
+        raise ValueError(f"the URL is not a {kind.value} URL")
+    if kind is StoreKind.SQLITE:
+        db = url.database or ""
+        if db and db != ":memory:" and not Path(db).is_absolute() and base_dir is not None:
+            url = url.set(database=str(base_dir / db))
+        return url
+    return url.set(drivername=driver)
+
+
+class StoreResolver:
+    """Resolves and caches one engine per dataset."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None,
+                 base_dir: Path | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.base_dir = base_dir
+        self._engines: dict[str, Engine] = {}
+
+    def raw_url(self, ds: Dataset) -> str:
+        conn = ds.store.connection
+        name = ds.dataset
+        if conn.env:
+            value = self.environ.get(conn.env) or conn.default
+            if not value:
+                raise StoreError(name, f"environment variable {conn.env} is not set")
+            return value
+        if conn.secret:
+            try:
+                return Path(conn.secret).read_text(encoding="utf-8").strip()
+            except OSError:
+                raise StoreError(name, "cannot read its secret file") from None
+        assert conn.url is not None  # the model guarantees exactly one source
+        return conn.url
+
+    def url(self, ds: Dataset) -> URL:
+        try:
+            return normalise_url(ds.store.kind, self.raw_url(ds), self.base_dir)
+        except (ArgumentError, ValueError) as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else "malformed URL"
+            raise StoreError(ds.dataset, f"bad connection URL: {reason}") from None
+
+    def engine(self, ds: Dataset) -> Engine:
+        engine = self._engines.get(ds.dataset)
+        if engine is None:
+            engine = open_engine(ds.dataset, self.url(ds))
+            self._engines[ds.dataset] = engine
+        return engine
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA busy_timeout = 30000")
+    cur.close()
+
+
+def open_engine(name: str, url: URL) -> Engine:
+    """Create an engine and prove it connects; failures name the store only."""
+    try:
+        engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    except NoSuchModuleError:
+        raise StoreError(name, f"no driver for {url.get_backend_name()}; install "
+                         f"keepword[{url.get_backend_name()}]") from None
+    except (ImportError, ArgumentError) as exc:
+        raise StoreError(name, f"cannot create engine ({type(exc).__name__})") from None
+    if url.get_backend_name() == "sqlite":
+        db = url.database or ""
+        if db and db != ":memory:" and not Path(db).exists():
+            raise StoreError(name, "SQLite file does not exist")
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(name, f"cannot connect ({type(exc.orig or exc).__name__})") from None
+    return engine
+
+
+def live_columns(engine: Engine, schema: str | None = None) -> dict[str, dict[str, dict[str, object]]]:
+    """``{table: {column: {type, nullable}}}`` as the live store reports them."""
+    insp = inspect(engine)
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for table in insp.get_table_names(schema=schema):
+        out[table] = {
+            col["name"]: {"type": str(col["type"]), "nullable": bool(col.get("nullable", True))}
+            for col in insp.get_columns(table, schema=schema)
+        }
+    return out
