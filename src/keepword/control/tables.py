@@ -2,7 +2,7 @@
 is complete for Alembic and for the models-match-migrations test.
 Add a line here when a concept gets tables of its own."""
 
-from keepword import audit  # noqa: F401
+from keepword import audit, subject_state  # noqa: F401
 from keepword.control.base import Base
 
 metadata = Base.metadata
