@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from alembic import context
 
+from keepword.control.base import UTCDateTime
 from keepword.control.tables import metadata
+
+
+def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Migrations stay free of keepword imports: UTCDateTime is a timezone DateTime."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 config = context.config
 engine = config.attributes["engine"]
@@ -15,6 +24,7 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

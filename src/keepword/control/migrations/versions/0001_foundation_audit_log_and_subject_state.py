@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('scope', sa.String(length=200), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('request_id', sa.String(length=40), nullable=True),
-    sa.Column('at', keepword.control.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subject_state_events'))
     )
     with op.batch_alter_table('subject_state_events', schema=None) as batch_op:
