@@ -1,0 +1,81 @@
+"""``keepword demo``: both example companies, end to end, on SQLite."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from keepword.cli.common import JsonOption, console, print_json, report_errors
+from keepword.demo import EXAMPLES, CompanyDemo, run_company
+
+
+def _summary(demo: CompanyDemo) -> Panel:
+    report, counts = demo.report, demo.report.counts
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(
+        f"[bold]{counts.stores}[/] stores  [bold]{counts.collections}[/] collections  "
+        f"[bold]{counts.fields}[/] fields ([bold]{counts.personal_fields}[/] personal)  "
+        f"policy {report.policy_version[7:19]}  data map {report.datamap_version[7:19]}")
+    status = ("[green]check passed[/]" if report.ok else
+              f"[red]check failed: {len(report.errors)} errors[/]")
+    grid.add_row(f"{status} ({len(report.warnings)} warnings)")
+
+    cats = Table("data category", "rows", title="Rows per data category", title_justify="left")
+    for cat, n in sorted((report.counts.rows_per_category or {}).items()):
+        cats.add_row(cat, f"{n:,}")
+    policy_purposes = Table("purpose", "legal basis", title="Purposes", title_justify="left")
+    for key, basis in demo.sections.get("purposes", []):
+        policy_purposes.add_row(key, basis)
+    promises = Table("promise", "source", "enforced", title="Promises", title_justify="left")
+    for p in report.promises:
+        mark = "[green]yes[/]" if p.enforced else f"[yellow]not yet[/] ({p.reason})"
+        promises.add_row(p.id, p.source, mark)
+    files = ", ".join(str(path) for path in demo.files.values())
+    body = Table.grid()
+    for part in (grid, cats, policy_purposes, promises):
+        body.add_row(part)
+    body.add_row(f"[dim]written: {files}[/]")
+    return Panel(body, title=f"[bold]{demo.name}[/]", title_align="left")
+
+
+def _purposes_section(dep: object, demo: CompanyDemo) -> None:
+    from keepword.deployment import Deployment
+
+    assert isinstance(dep, Deployment)
+    demo.sections["purposes"] = [(k, p.legal_basis.value)
+                                 for k, p in dep.policy.policy.purposes.items()]
+
+
+def demo(out: Path = typer.Option(Path("keepword-demo"), "--out",
+                                  help="Work folder for the generated databases and files."),
+         size: int = typer.Option(200, min=1, max=1_000_000,
+                                  help="Customers per generated database."),
+         as_json: bool = JsonOption) -> None:
+    """Build both example deployments, check them and show what keepword keeps."""
+    run = report_errors(_run)
+    run(out, size, as_json)
+
+
+def _run(out: Path, size: int, as_json: bool) -> None:
+    results = []
+    for key in EXAMPLES:
+        status: AbstractContextManager[Any] = (nullcontext() if as_json else
+                  console.status(f"building the {key} deployment ({size} customers)..."))
+        with status:
+            results.append(run_company(key, out, size=size, steps=[_purposes_section]))
+    if as_json:
+        print_json([d.as_dict() for d in results])
+    else:
+        for d in results:
+            console.print(_summary(d))
+    if not all(d.report.ok for d in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
