@@ -37,7 +37,7 @@ def _fresh_database(admin_url: str, what: str) -> Iterator[URL]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "unavailable"
+    except Exception as exc:
         admin.dispose()
         _unavailable(what, exc)
     try:

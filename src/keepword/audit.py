@@ -21,13 +21,15 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import pairwise
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     Integer,
     LargeBinary,
+    Table,
     bindparam,
     create_engine,
     insert,
@@ -59,8 +61,8 @@ class AuditHead(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-_log = AuditRow.__table__
-_head = AuditHead.__table__
+_log = cast(Table, AuditRow.__table__)
+_head = cast(Table, AuditHead.__table__)
 # Built once: statement construction costs more than executing a cached statement.
 _INSERT = insert(_log)
 _RESERVE = (update(_head).where(_head.c.id == 1)
@@ -208,7 +210,7 @@ class AuditLog:
     def _verify_parallel(self, url: str, head_seq: int, parallel: int
                          ) -> tuple[int, int | None, bytes]:
         bounds = [1 + head_seq * i // parallel for i in range(parallel)] + [head_seq + 1]
-        ranges = list(zip(bounds, bounds[1:], strict=False))
+        ranges = list(pairwise(bounds))
         # fork: workers open their own engines and touch nothing inherited.
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(parallel, mp_context=ctx) as pool:

@@ -21,6 +21,8 @@ from typing import Any
 from keepword.check import CheckReport, run_check
 from keepword.deployment import Deployment, load_deployment
 from keepword.errors import KeepwordError
+from keepword.notice import render_notice
+from keepword.ropa import ropa_csv, ropa_json
 
 EXAMPLES = ("ikcon", "iko")
 
@@ -70,9 +72,6 @@ def load_generator(folder: Path) -> ModuleType:
 
 def write_documents(dep: Deployment, out: Path) -> dict[str, Path]:
     """The privacy notice (Markdown, HTML) and the Art. 30 record (CSV, JSON)."""
-    from keepword.notice import render_notice
-    from keepword.ropa import ropa_csv, ropa_json
-
     policy, version = dep.policy.policy, dep.policy.version
     files = {"notice.md": render_notice(policy, "md", version=version),
              "notice.html": render_notice(policy, "html", version=version),

@@ -105,6 +105,12 @@ class StoreError(KeepwordError):
         super().__init__(f"store {store!r}: {reason}")
 
 
+def driver_error(exc: BaseException) -> str:
+    """The class name of the driver error behind a SQLAlchemy error: safe to show,
+    unlike its message, which may quote SQL parameters or connection details."""
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
 def raise_if_errors(problems: Iterable[Problem]) -> None:
     errors = [p for p in problems if p.severity == "error"]
     if errors:

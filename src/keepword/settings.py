@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keepword.errors import InputError, Location, Problem
@@ -68,8 +68,6 @@ def _decode_key(raw: str) -> bytes:
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with explicit overrides winning."""
-    from pydantic import ValidationError
-
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from keepword.datamap.models import Dataset, StoreKind
-from keepword.errors import StoreError
+from keepword.errors import StoreError, driver_error
 
 _DRIVERS = {
     StoreKind.SQLITE: ("sqlite", "sqlite"),
@@ -112,11 +112,12 @@ def open_engine(name: str, url: URL) -> Engine:
             pass
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(name, f"cannot connect ({type(exc.orig or exc).__name__})") from None
+        raise StoreError(name, f"cannot connect ({driver_error(exc)})") from None
     return engine
 
 
-def live_columns(engine: Engine, schema: str | None = None) -> dict[str, dict[str, dict[str, object]]]:
+def live_columns(engine: Engine, schema: str | None = None
+                 ) -> dict[str, dict[str, dict[str, object]]]:
     """``{table: {column: {type, nullable}}}`` as the live store reports them."""
     insp = inspect(engine)
     out: dict[str, dict[str, dict[str, object]]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from keepword.cli.common import HomeOption, JsonOption, console, print_json, report_errors, runtime
 
@@ -43,8 +44,6 @@ def show(home: Path | None = HomeOption, limit: int = typer.Option(50, help="How
          object_id: str | None = typer.Option(None, "--object", help="Only this object id."),
          as_json: bool = JsonOption) -> None:
     """List audit entries (they hold no raw personal data)."""
-    from rich.table import Table
-
     with runtime(home) as kw, kw.control.engine.connect() as conn:
         rows = list(kw.audit.entries(conn, after=after, limit=limit, object_id=object_id))
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from keepword.cli.common import JsonOption, console, print_json, report_errors
 from keepword.demo import EXAMPLES, CompanyDemo, run_company
+from keepword.deployment import Deployment
 
 
 def _summary(demo: CompanyDemo) -> Panel:
@@ -43,19 +44,18 @@ def _summary(demo: CompanyDemo) -> Panel:
     return Panel(body, title=f"[bold]{demo.name}[/]", title_align="left")
 
 
-def _purposes_section(dep: object, demo: CompanyDemo) -> None:
-    from keepword.deployment import Deployment
-
-    assert isinstance(dep, Deployment)
+def _purposes_section(dep: Deployment, demo: CompanyDemo) -> None:
     demo.sections["purposes"] = [(k, p.legal_basis.value)
                                  for k, p in dep.policy.policy.purposes.items()]
 
 
-def demo(out: Path = typer.Option(Path("keepword-demo"), "--out",
-                                  help="Work folder for the generated databases and files."),
-         size: int = typer.Option(200, min=1, max=1_000_000,
-                                  help="Customers per generated database."),
-         as_json: bool = JsonOption) -> None:
+def demo(
+    out: Annotated[Path, typer.Option(help="Work folder for the generated databases and files.")
+                   ] = Path("keepword-demo"),
+    size: Annotated[int, typer.Option(min=1, max=1_000_000,
+                                      help="Customers per generated database.")] = 200,
+    as_json: bool = JsonOption,
+) -> None:
     """Build both example deployments, check them and show what keepword keeps."""
     run = report_errors(_run)
     run(out, size, as_json)

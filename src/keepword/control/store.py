@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from keepword.errors import StoreError
+from keepword.errors import StoreError, driver_error
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,7 +67,7 @@ class ControlStore:
         try:
             command.upgrade(alembic_config(self.engine), revision)
         except SQLAlchemyError as exc:
-            raise StoreError("control", f"cannot migrate ({type(exc.orig or exc).__name__})"
+            raise StoreError("control", f"cannot migrate ({driver_error(exc)})"
                              ) from None
 
     def current_revision(self) -> str | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from keepword import taxonomy
 from keepword.errors import Problem
-from keepword.policy.models import ADEQUATE, EEA, Policy, Right, Safeguard
+from keepword.policy.models import ADEQUATE, EEA, Policy, Safeguard
 from keepword.promises import MECHANISMS
 from keepword.yamlsrc import SourceMap
 
@@ -108,19 +108,21 @@ def _prohibited(policy: Policy, smap: SourceMap) -> Iterator[Problem]:
 
 
 def _target_exists(policy: Policy, kind: str, target: str | None) -> bool:
-    exists = {
-        "none": lambda t: t is None,
-        "any": lambda t: True,
-        "right": lambda t: t in {r.value for r in Right} and Right(t) in policy.rights.honoured,
-        "retention_rule": lambda t: t in {r.id for r in policy.retention}
-        or any(t == e.id for r in policy.retention for e in r.exceptions),
-        "data_use": lambda t: t is not None and taxonomy.is_valid_key(t),
+    """Whether a promise's mechanism target names something real (by target kind)."""
+    if kind in ("none", "any"):
+        return kind == "any" or target is None
+    kept = {r.id for r in policy.retention} | {e.id for r in policy.retention
+                                               for e in r.exceptions}
+    checks: dict[str, Callable[[str], bool]] = {
+        "right": lambda t: t in {r.value for r in policy.rights.honoured},
+        "retention_rule": lambda t: t in kept,
+        "data_use": taxonomy.is_valid_key,
+        "category": taxonomy.is_valid_key,
         "recipient": lambda t: t in policy.recipients,
-        "category": lambda t: t is not None and taxonomy.is_valid_key(t),
         "purpose": lambda t: t in policy.purposes,
-        "collection": lambda t: t is not None,  # resolved against the data map by `check`
-    }[kind]
-    return bool(exists(target))
+        "collection": lambda t: True,  # resolved against the data map by `keepword check`
+    }
+    return target is not None and checks[kind](target)
 
 
 def _promises(policy: Policy, smap: SourceMap) -> Iterator[Problem]:
