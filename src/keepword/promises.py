@@ -65,6 +65,9 @@ MECHANISMS: dict[str, Mechanism] = {
                   False),
         Mechanism("decide.recipient_consent",
                   "disclosure to this recipient needs the subject's consent", "recipient", False),
+        Mechanism("decide.declared_scope",
+                  "a purpose gets only its declared categories and subjects, a recipient only "
+                  "its declared purposes and categories", "any", False),
         Mechanism("decide.minimum_age", "subjects under the minimum age are denied", "none",
                   False),
         Mechanism("decide.tenant_isolation",
