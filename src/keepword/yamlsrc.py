@@ -65,10 +65,25 @@ def _construct(node: yaml.Node, path: PathKey, smap: SourceMap, loader: yaml.Saf
     return loader.construct_object(node, deep=True)
 
 
+# libyaml parses ~3x faster (large data maps); PyYAML words syntax errors the way
+# the corpus pins them, so a file libyaml rejects is parsed again by PyYAML.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document; syntax errors become located ``InputError``."""
+    try:
+        return _load_with(_FAST_LOADER, text, file)
+    except InputError:
+        if _FAST_LOADER is yaml.SafeLoader:
+            raise
+        return _load_with(yaml.SafeLoader, text, file)
+
+
+def _load_with(loader_class: type[yaml.SafeLoader], text: str, file: str
+               ) -> tuple[Any, SourceMap]:
     smap = SourceMap(file)
-    loader = yaml.SafeLoader(text)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
