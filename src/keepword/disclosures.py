@@ -1,0 +1,153 @@
+"""Disclosures to recipients, and integrations installed or uninstalled.
+
+Every disclosure of a subject's data to a recipient is a row here (recipient,
+categories, purpose, legal basis, time) and an audit entry, so the access export
+can list them (GDPR Art. 15(1)(c)) through ``disclosures_for``. A disclosure is
+stored once per identity reference of the subject, sharing one ``event_id``, so
+it is found whichever identity the subject later asks with.
+
+Integrations (Ikcon §5.3.3) are installed for one subject or for a whole
+organisation. The state per recipient is derived from append-only events: an
+integration is usable when some scope's last event is an install and no scope's
+last event is an uninstall; uninstalling therefore stops every further
+disclosure, and the decision point denies from then on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, insert, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from keepword.audit import AuditEvent, AuditLog
+from keepword.consent import changes
+from keepword.control.base import Base, UTCDateTime, utcnow
+
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class DisclosureRow(Base):
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))  # one disclosure, many identity refs
+    subject_ref: Mapped[str] = mapped_column(String(80), index=True)
+    recipient: Mapped[str] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    legal_basis: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IntegrationEvent(Base):
+    __tablename__ = "integration_events"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(20))  # "subject" or "organisation"
+    scope_ref: Mapped[str] = mapped_column(String(200), index=True)  # hmac:... or org:<name>
+    installed: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One disclosure as the access export shows it."""
+
+    event_id: str
+    recipient: str
+    purpose: str
+    categories: tuple[str, ...]
+    legal_basis: str
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"recipient": self.recipient, "purpose": self.purpose,
+                "categories": list(self.categories), "legal_basis": self.legal_basis,
+                "at": self.at.isoformat()}
+
+
+def record_disclosure(session: Session, audit: AuditLog, *, refs: Sequence[str], recipient: str,
+                      purpose: str, categories: Sequence[str], legal_basis: str,
+                      actor: str | None = None, at: datetime | None = None) -> str:
+    """Store and audit one disclosure (the caller decided it was allowed)."""
+    if not refs:
+        raise ValueError("a disclosure needs the subject's identity references")
+    event_id, when, cats = str(uuid.uuid4()), at or utcnow(), list(categories)
+    session.connection().execute(insert(Base.metadata.tables[DisclosureRow.__tablename__]), [
+        {"event_id": event_id, "subject_ref": ref, "recipient": recipient, "purpose": purpose,
+         "categories": cats, "legal_basis": legal_basis, "actor": actor, "at": when}
+        for ref in refs])
+    audit.append(session, AuditEvent(
+        action="disclosure", actor=actor or "system", object_type="recipient",
+        object_id=recipient, subject=refs[0],
+        details={"event": event_id, "purpose": purpose, "categories": cats,
+                 "legal_basis": legal_basis}))
+    return event_id
+
+
+def disclosures_for(session: Session, refs: Sequence[str]) -> list[Disclosure]:
+    """Every disclosure of the person's data, oldest first (for the access export)."""
+    if not refs:
+        return []
+    rows = session.execute(
+        select(DisclosureRow.event_id, DisclosureRow.recipient, DisclosureRow.purpose,
+               DisclosureRow.categories, DisclosureRow.legal_basis, DisclosureRow.at)
+        .where(DisclosureRow.subject_ref.in_(refs))
+        .order_by(DisclosureRow.at, DisclosureRow.id))
+    seen: dict[str, Disclosure] = {}
+    for event_id, recipient, purpose, cats, basis, at in rows:
+        seen.setdefault(event_id, Disclosure(event_id, recipient, purpose, tuple(cats), basis,
+                                             at))
+    return list(seen.values())
+
+
+def set_integration(session: Session, audit: AuditLog, recipient: str, *, installed: bool,
+                    refs: Sequence[str] = (), organisation: str | None = None,
+                    actor: str = "system") -> list[str]:
+    """Install or uninstall for a subject (``refs``) or an organisation; audited.
+
+    Returns the change tokens; the caller notifies caches once committed
+    (``changes.on_commit`` does that for the caller's session).
+    """
+    if bool(refs) == (organisation is not None):
+        raise ValueError("install for a subject or for an organisation, not both or neither")
+    scope = "subject" if refs else "organisation"
+    scope_refs = list(refs) if refs else [changes.org_token(organisation or "")]
+    now = utcnow()
+    session.execute(insert(IntegrationEvent), [
+        {"recipient": recipient, "scope": scope, "scope_ref": ref, "installed": installed,
+         "actor": actor, "at": now} for ref in scope_refs])
+    audit.append(session, AuditEvent(
+        action="integration.installed" if installed else "integration.uninstalled",
+        actor=actor, object_type="recipient", object_id=recipient,
+        subject=refs[0] if refs else None,
+        details={"scope": scope, "organisation": organisation}))
+    changes.on_commit(session, scope_refs)
+    return scope_refs
+
+
+def integration_map(session: Session, refs: Sequence[str], organisation: str | None
+                    ) -> dict[str, bool]:
+    """Recipient -> usable? for this subject within this organisation (absent: never set)."""
+    scopes = [*refs, *([changes.org_token(organisation)] if organisation else [])]
+    if not scopes:
+        return {}
+    rows = session.execute(
+        select(IntegrationEvent.recipient, IntegrationEvent.scope, IntegrationEvent.installed)
+        .where(IntegrationEvent.scope_ref.in_(scopes))
+        .order_by(IntegrationEvent.at, IntegrationEvent.id))
+    last: dict[tuple[str, str], bool] = {}
+    for recipient, scope, installed in rows:
+        last[(recipient, scope)] = bool(installed)  # subject refs merge into one scope
+    state: dict[str, bool] = {}
+    for (recipient, _scope), installed in last.items():
+        state[recipient] = state.get(recipient, True) and installed
+    return state
