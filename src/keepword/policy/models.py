@@ -184,7 +184,8 @@ class Purpose(Strict):
     @model_validator(mode="after")
     def _basis_details(self) -> Purpose:
         if self.legal_basis is LegalBasis.LEGITIMATE_INTEREST and not self.legitimate_interest:
-            raise ValueError("legitimate interest needs 'legitimate_interest': the interest pursued")
+            raise ValueError(
+                "legitimate interest needs 'legitimate_interest': the interest pursued")
         if self.legal_basis is LegalBasis.LEGAL_OBLIGATION and not self.legal_obligation:
             raise ValueError("legal obligation needs 'legal_obligation': the law that requires it")
         return self
