@@ -19,10 +19,14 @@ from types import ModuleType
 from typing import Any
 
 from keepword.check import CheckReport, run_check
+from keepword.decide.decider import Decider
+from keepword.demo_stories import STORIES
 from keepword.deployment import Deployment, load_deployment
 from keepword.errors import KeepwordError
 from keepword.notice import render_notice
 from keepword.ropa import ropa_csv, ropa_json
+from keepword.runtime import Keepword
+from keepword.settings import load_settings
 
 EXAMPLES = ("ikcon", "iko")
 
@@ -39,6 +43,11 @@ class CompanyDemo:
     files: dict[str, Path] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)  # later steps add theirs
 
+    def kept(self) -> bool:
+        """Every scene of every story ended as the policy promises."""
+        return all(scene["kept"] for story in ("consent", "requests")
+                   for scene in self.sections.get(story, []))
+
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "name": self.name, "data_dir": str(self.data_dir),
                 "rows": self.rows, "check": self.report.as_dict(),
@@ -46,7 +55,34 @@ class CompanyDemo:
                 "sections": self.sections}
 
 
-Step = Callable[[Deployment, CompanyDemo], None]
+@dataclass
+class DemoContext:
+    """What a demo step acts on: the loaded deployment, its summary, the runtime."""
+
+    deployment: Deployment
+    company: CompanyDemo
+    runtime: Keepword
+
+
+Step = Callable[[DemoContext], None]
+
+
+def demo_runtime(out: Path) -> Keepword:
+    """A fresh control store in the work folder (the key is kept across runs)."""
+    home = out / ".keepword"
+    for suffix in ("", "-wal", "-shm"):
+        (home / f"control.db{suffix}").unlink(missing_ok=True)
+    return Keepword(load_settings(home=home, control_url=None))
+
+
+def consent_step(ctx: DemoContext) -> None:
+    """Act out the company's consent story against the decision point."""
+    story = STORIES.get(ctx.company.key)
+    if story is None:
+        return
+    decider = Decider(ctx.deployment.policy, ctx.runtime)
+    ctx.company.sections["consent"] = [s.as_dict() for s in story(decider,
+                                                                  ctx.company.people)]
 
 
 def examples_root() -> Path:
@@ -84,8 +120,8 @@ def write_documents(dep: Deployment, out: Path) -> dict[str, Path]:
     return written
 
 
-def run_company(key: str, out: Path, *, size: int, steps: list[Step] | None = None
-                ) -> CompanyDemo:
+def run_company(key: str, out: Path, runtime: Keepword, *, size: int,
+                steps: list[Step] | None = None) -> CompanyDemo:
     folder = examples_root() / key
     data_dir = out / key
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +136,7 @@ def run_company(key: str, out: Path, *, size: int, steps: list[Step] | None = No
                            dict(manifest.people), report)
         demo.files = write_documents(dep, data_dir)
         for step in steps or []:
-            step(dep, demo)
+            step(DemoContext(dep, demo, runtime))
         return demo
     finally:
         dep.close()

@@ -11,8 +11,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from keepword.cli.common import JsonOption, console, print_json, report_errors
-from keepword.demo import EXAMPLES, CompanyDemo, run_company
-from keepword.deployment import Deployment
+from keepword.demo import (
+    EXAMPLES,
+    CompanyDemo,
+    DemoContext,
+    consent_step,
+    demo_runtime,
+    run_company,
+)
 
 
 def _summary(demo: CompanyDemo) -> Panel:
@@ -33,20 +39,38 @@ def _summary(demo: CompanyDemo) -> Panel:
     for key, basis in demo.sections.get("purposes", []):
         policy_purposes.add_row(key, basis)
     promises = Table("promise", "source", "enforced", title="Promises", title_justify="left")
+    promises.columns[1].max_width = 22
+    promises.columns[1].no_wrap = True
+    promises.columns[1].overflow = "ellipsis"
     for p in report.promises:
         mark = "[green]yes[/]" if p.enforced else f"[yellow]not yet[/] ({p.reason})"
         promises.add_row(p.id, p.source, mark)
     files = ", ".join(str(path) for path in demo.files.values())
     body = Table.grid()
-    for part in (grid, cats, policy_purposes, promises):
+    for part in (grid, cats, policy_purposes, promises, _consent_table(demo)):
         body.add_row(part)
     body.add_row(f"[dim]written: {files}[/]")
     return Panel(body, title=f"[bold]{demo.name}[/]", title_align="left")
 
 
-def _purposes_section(dep: Deployment, demo: CompanyDemo) -> None:
-    demo.sections["purposes"] = [(k, p.legal_basis.value)
-                                 for k, p in dep.policy.policy.purposes.items()]
+def _consent_table(demo: CompanyDemo) -> Table:
+    table = Table("scene", "keepword's answer", "as promised",
+                  title="Consent and the decision point", title_justify="left")
+    for scene in demo.sections.get("consent", []):
+        decision = scene["decision"]
+        if decision is None:
+            table.add_row(scene["label"], "[dim]recorded[/]", "")
+            continue
+        colour = "green" if decision["allowed"] else "red"
+        why = "; ".join(r["message"] for r in decision["reasons"][:2])
+        answer = f"[{colour}]{decision['decision']}[/]" + (f" [dim]{why}[/]" if why else "")
+        table.add_row(scene["label"], answer, "[green]yes[/]" if scene["kept"] else "[red]NO[/]")
+    return table
+
+
+def _purposes_section(ctx: DemoContext) -> None:
+    ctx.company.sections["purposes"] = [
+        (k, p.legal_basis.value) for k, p in ctx.deployment.policy.policy.purposes.items()]
 
 
 def demo(
@@ -63,17 +87,20 @@ def demo(
 
 def _run(out: Path, size: int, as_json: bool) -> None:
     results = []
+    runtime = demo_runtime(out)
     for key in EXAMPLES:
         status: AbstractContextManager[Any] = (nullcontext() if as_json else
                   console.status(f"building the {key} deployment ({size} customers)..."))
         with status:
-            results.append(run_company(key, out, size=size, steps=[_purposes_section]))
+            results.append(run_company(key, out, runtime, size=size,
+                                       steps=[_purposes_section, consent_step]))
+    runtime.close()
     if as_json:
         print_json([d.as_dict() for d in results])
     else:
         for d in results:
             console.print(_summary(d))
-    if not all(d.report.ok for d in results):
+    if not all(d.report.ok and d.kept() for d in results):
         raise typer.Exit(1)
 
 
