@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from keepword.cli import audit_cmd
+from keepword.cli import (
+    audit_cmd,
+    check_cmd,
+    datamap_cmd,
+    decide_cmd,
+    demo_cmd,
+    docs_cmd,
+    requests_cmd,
+)
 
 app = typer.Typer(
     name="keepword",
@@ -14,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (audit_cmd,):
+for module in (audit_cmd, demo_cmd, check_cmd, datamap_cmd, docs_cmd, decide_cmd,
+               requests_cmd):
     module.register(app)
 
 

@@ -20,8 +20,17 @@ from keepword.settings import load_settings
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console()
-err_console = Console(stderr=True)
+class _Console(Console):
+    """Rich reads ``COLUMNS`` once, when the console is made (here: at import); this
+    one measures the terminal at each use, so the invocation's environment counts."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._width = self._height = None
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 
 def report_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -10,7 +10,7 @@ to find a person (identity), how rows join (references), what erasure does
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -121,11 +121,13 @@ class Collection(Strict):
     primary_key: list[Ident] = Field(min_length=1)
     tenant_field: Ident | None = None
     administered_by: Ident | None = None  # non-null value: an organisation administers the row
+    belongs_to: Ident | None = None  # the column naming whose rows these are (requests' owner)
     fields: dict[Ident, Field_]
 
     @model_validator(mode="after")
     def _columns_exist(self) -> Collection:
-        named = [*self.primary_key, *(x for x in (self.tenant_field, self.administered_by) if x)]
+        named = [*self.primary_key,
+                 *(x for x in (self.tenant_field, self.administered_by, self.belongs_to) if x)]
         named += [f.belongs_to for f in self.fields.values() if f.belongs_to]
         missing = sorted({n for n in named if n not in self.fields})
         if missing:

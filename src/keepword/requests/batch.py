@@ -1,0 +1,360 @@
+"""One batch: the open requests of one kind on one deployment, executed together.
+
+One walk finds every subject of the batch (one connection per store); then,
+by kind: access and portability write each export; restriction and objection
+record subject state; erasure and rectification plan their changes, journal
+them (``planned``), apply them step by step (``running``), prove them, and end
+``completed`` -- or ``failed`` with what remains. A store that fails pauses the
+whole batch with its reason; ``resume`` continues from the journal.
+
+The batch holds its requests in memory and writes their state back with one
+set-based UPDATE per phase, in the same transaction as the audit entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from keepword.audit import AuditEvent
+from keepword.control.base import utcnow
+from keepword.deployment import Deployment
+from keepword.errors import StoreError
+from keepword.requests import erase, export, journal, proof, rectify
+from keepword.requests.lifecycle import DsrRequest, Kind, Status, Vault, new_id, save, transition
+from keepword.requests.ops import Op, apply
+from keepword.requests.plan import Plan, compile_plan
+from keepword.requests.walk import Connections, Subject, Walker, WalkResult
+from keepword.runtime import Keepword
+from keepword.subject_state import StateAction, StateKind, current_state, record
+
+Progress = Callable[[str, int, int], None]
+PAUSABLE = frozenset({Status.VERIFIED, Status.PLANNED, Status.RUNNING, Status.PAUSED})
+
+
+def vault(kw: Keepword) -> Vault:
+    return Vault(kw.hasher.derive("requests-vault"))
+
+
+def refs_of(kw: Keepword, identities: Mapping[str, Any]) -> list[str]:
+    return sorted({kw.hasher.ref(k, v) for k, vals in identities.items() for v in vals})
+
+
+def merge_refs(known: Sequence[str], found: Sequence[str]) -> list[str]:
+    """The request's references first (the audit names the first), then those learnt."""
+    return [*known, *sorted(set(found) - set(known))]
+
+
+def identities_of(pairs: Sequence[Sequence[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for kind, value in pairs:
+        out.setdefault(kind, set()).add(value)
+    return out
+
+
+@dataclass
+class Batch:
+    kw: Keepword
+    dep: Deployment
+    kind: Kind
+    progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        self.plan: Plan = compile_plan(self.dep.datamap, self.dep.policy.version)
+        self.vault = vault(self.kw)
+        self.conns = Connections(self.dep.stores, self.dep.datamap.datasets)
+        self.crash = journal.CrashPoints()
+        self.reqs: dict[str, DsrRequest] = {}
+        self.sealed: dict[str, dict[str, Any]] = {}
+        self.batch_id = ""
+
+    def _tick(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def _adopt(self, reqs: Sequence[DsrRequest]) -> None:
+        self.reqs = {r.id: r for r in reqs}
+        self.sealed = {r.id: self.vault.open(r.sealed) or {} for r in reqs}
+
+    def _commit(self, reqs: Sequence[DsrRequest], events: Sequence[AuditEvent],
+                also: Callable[[Session], None] | None = None) -> None:
+        """Requests' new state, their audit entries (and ``also``) in one transaction."""
+        with self.kw.control.session() as session:
+            if also is not None:
+                also(session)
+            save(session, reqs)
+            self.kw.audit.append_many(session, events)
+
+    # -- entry points ------------------------------------------------------------
+    def fresh(self, reqs: Sequence[DsrRequest]) -> None:
+        """Walk, then answer (access, state) or plan and apply (changes)."""
+        self._adopt(reqs)
+        try:
+            subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
+                        for r in reqs]
+            self._tick("walk", 0, len(subjects))
+            walk = Walker(self.plan, self.conns).run(subjects)
+            self._tick("walk", len(subjects), len(subjects))
+            live = self._stop_ambiguous(walk)
+            if self.kind in (Kind.ACCESS, Kind.PORTABILITY):
+                self._answer(walk, live)
+            elif self.kind in (Kind.RESTRICTION, Kind.OBJECTION):
+                self._record_state(walk, live)
+            elif self._plan_changes(walk, live):
+                self._execute()
+        except StoreError as exc:
+            self._pause(str(exc))
+        finally:
+            self.conns.close()
+
+    def resume(self, batch_id: str, reqs: Sequence[DsrRequest]) -> None:
+        self._adopt(reqs)
+        self.batch_id = batch_id
+        try:
+            self._execute()
+        except StoreError as exc:
+            self._pause(str(exc))
+        finally:
+            self.conns.close()
+
+    # -- shared steps ---------------------------------------------------------------
+    def _pause(self, reason: str) -> None:
+        reqs = [r for r in self.reqs.values() if Status(r.status) in PAUSABLE]
+        self._commit(reqs, [transition(r, Status.PAUSED, reason=reason) for r in reqs])
+
+    def _stop_ambiguous(self, walk: WalkResult) -> list[Subject]:
+        stopped = [s for s in walk.subjects if s.problem]
+        if stopped:
+            reqs = [self.reqs[s.key] for s in stopped]
+            self._commit(reqs, [transition(self.reqs[s.key], Status.FAILED, reason=s.problem)
+                                for s in stopped])
+        return [s for s in walk.subjects if not s.problem]
+
+    def _answer(self, walk: WalkResult, live: Sequence[Subject]) -> None:
+        exports = Path(self.kw.settings.home) / "exports"
+        events: list[AuditEvent] = []
+
+        def answer(session: Session) -> None:
+            for i, s in enumerate(live):
+                req = self.reqs[s.key]
+                refs = refs_of(self.kw, s.identities)
+                events.append(transition(req, Status.RUNNING))
+                data = export.build(walk, s, self.dep.policy.policy, request=_header(req),
+                                    state=current_state(session, refs),
+                                    disclosures=_disclosures(session, refs))
+                path = export.write_zip(data, exports / f"{req.id}.zip")
+                found = walk.counts(s)
+                req.subject_refs = merge_refs(req.subject_refs, refs)
+                req.result = {"found": found, "export": str(path),
+                              "categories": [c["category"] for c in data["categories"]]}
+                events.append(transition(req, Status.COMPLETED, details={
+                    "rows": sum(found.values()), "collections": len(found)}))
+                self._tick("export", i + 1, len(live))
+
+        self._commit([self.reqs[s.key] for s in live], events, answer)
+
+    def _record_state(self, walk: WalkResult, live: Sequence[Subject]) -> None:
+        kind = StateKind.RESTRICTION if self.kind is Kind.RESTRICTION else StateKind.OBJECTION
+        events: list[AuditEvent] = []
+
+        def state(session: Session) -> None:
+            for s in live:
+                req, params = self.reqs[s.key], self.sealed[s.key]["params"]
+                refs = refs_of(self.kw, s.identities)
+                action = StateAction.LIFT if params.get("lift") else StateAction.SET
+                scope = params.get("scope") or "*"
+                events.append(transition(req, Status.RUNNING))
+                record(session, refs, kind, action, params["reason"], scope=scope,
+                       request_id=req.id)
+                req.subject_refs = merge_refs(req.subject_refs, refs)
+                req.result = {"found": walk.counts(s), "recorded": f"{kind.value} {action.value}",
+                              "scope": scope}
+                events.append(transition(req, Status.COMPLETED, details={
+                    "state": kind.value, "action": action.value, "scope": scope}))
+
+        self._commit([self.reqs[s.key] for s in live], events, state)
+
+    # -- changes: plan, journal, apply, prove -------------------------------------
+    def _plan_changes(self, walk: WalkResult, live: Sequence[Subject]) -> bool:
+        """Journal the changes (``planned``, then ``running``) in one commit."""
+        live = self._route_to_administrators(walk, live)
+        if not live:
+            return False
+        changes = self._changes(walk, live)
+        self.batch_id = new_id("batch")
+        events: list[AuditEvent] = []
+        for s in live:
+            req = self.reqs[s.key]
+            req.batch_id = self.batch_id
+            req.policy_version = self.dep.policy.version
+            req.datamap_version = self.dep.datamap.version
+            self.sealed[s.key] = {**self.sealed[s.key], "knowledge": s.knowledge()}
+            req.sealed = self.vault.seal(self.sealed[s.key])
+            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
+            outcome = changes.outcomes[s.key]
+            req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
+            events.append(transition(req, Status.PLANNED, details={
+                "batch": self.batch_id, "steps": len(changes.ops),
+                "deleted": sum(outcome.deleted.values()),
+                "updated": sum(outcome.updated.values())}))
+            events.append(transition(req, Status.RUNNING))
+        steps = [(op.table[0], op.table[1], op.kind, op.count, self.vault.seal(op.payload()))
+                 for op in changes.ops]
+        self._commit([self.reqs[s.key] for s in live], events,
+                      lambda session: journal.record(session, self.batch_id, 0, steps))
+        self.reqs = {s.key: self.reqs[s.key] for s in live}
+        self.crash.point()
+        return True
+
+    def _route_to_administrators(self, walk: WalkResult, live: Sequence[Subject]
+                                 ) -> list[Subject]:
+        """Managed accounts (Ikcon §10.1): the administrator decides first."""
+        rest, waiting, events = [], [], []
+        for s in live:
+            req = self.reqs[s.key]
+            if not s.administered or req.admin_decision == "approved":
+                rest.append(s)
+                continue
+            table, col, value = sorted(s.administered, key=repr)[0]
+            name = self.plan[table].name
+            req.administrator = f"{name}.{col}={value}"[:200]
+            req.result = {"found": walk.counts(s)}
+            waiting.append(req)
+            events.append(transition(
+                req, Status.AWAITING_ADMINISTRATOR,
+                reason=f"administered by an organisation administrator ({name}.{col}); "
+                       "waiting for their decision"))
+        if waiting:
+            self._commit(waiting, events)
+        return rest
+
+    def _changes(self, walk: WalkResult, live: Sequence[Subject]) -> erase.ChangePlan:
+        if self.kind is Kind.ERASURE:
+            return erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher)
+        typed = {s.key: self._typed(self.sealed[s.key]) for s in live}
+        return rectify.plan_rectification(walk, typed)
+
+    def _typed(self, sealed: Mapping[str, Any]) -> dict[str, Any]:
+        return rectify.flatten(rectify.validate(self.plan, sealed["params"]["set"]))
+
+    def _execute(self) -> None:
+        waking = [r for r in self.reqs.values() if r.status != Status.RUNNING.value]
+        if waking:
+            self._commit(waking, [transition(r, Status.RUNNING) for r in waking])
+            self.crash.point()
+        self._run_steps()
+        self._prove()
+
+    def _run_steps(self) -> None:
+        with self.kw.control.session() as session:
+            todo = [(st.id, st.payload) for st in journal.steps(session, self.batch_id)
+                    if st.status != journal.StepStatus.DONE]
+        self.conns.end_reads()
+        for i, (step_id, payload) in enumerate(todo):
+            op = Op.from_payload(self.vault.open(payload))
+            with self.kw.control.session() as session:
+                journal.mark(session, step_id, journal.StepStatus.STARTED)
+            self.crash.point()
+            affected = apply(self.conns.get(op.table[0]), self.plan, op)
+            self.crash.point()
+            with self.kw.control.session() as session:
+                journal.mark(session, step_id, journal.StepStatus.DONE, affected)
+            self.crash.point()
+            self._tick("apply", i + 1, len(todo))
+
+    def _prove(self) -> None:
+        with self.kw.control.session() as session:
+            steps = journal.steps(session, self.batch_id)
+            ops = [Op.from_payload(self.vault.open(st.payload)) for st in steps]
+            phase = max((st.phase for st in steps), default=0)
+        subjects = [self._known(rid) for rid in self.reqs]
+        walk = Walker(self.plan, self.conns).run(subjects, prior=True)
+        bad = proof.unapplied(self.conns, self.plan, ops)
+        if self.kind is Kind.ERASURE:
+            again = erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher,
+                                       done=proof.done_cells(ops))
+        else:
+            again = rectify.plan_rectification(
+                walk, {s.key: self._typed(self.sealed[s.key]) for s in subjects})
+        if again.ops and phase == 0:  # data appeared meanwhile, or was missed: one more pass
+            with self.kw.control.session() as session:
+                journal.record(session, self.batch_id, 1, [
+                    (op.table[0], op.table[1], op.kind, op.count, self.vault.seal(op.payload()))
+                    for op in again.ops])
+            self.crash.point()
+            self._run_steps()
+            self._prove()
+            return
+        self.crash.point()
+        self._finish(len(ops), bad, again)
+
+    def _known(self, key: str) -> Subject:
+        sealed = self.sealed[key]
+        s = Subject.from_knowledge(key, sealed["knowledge"])
+        if self.kind is Kind.RECTIFICATION:  # the new identities find the rows now
+            for col, value in self._typed(sealed).items():
+                ds, coll, fld = col.split(".")
+                kind = self.dep.datamap.collection(ds, coll).fields[fld].identity
+                if kind:
+                    s.identities.setdefault(kind, set()).add(str(value))
+        return s
+
+    def _finish(self, checked: int, bad: list[dict[str, Any]], again: erase.ChangePlan) -> None:
+        events: list[AuditEvent] = []
+
+        def conclude(session: Session) -> None:
+            for req in self.reqs.values():
+                events.append(self._conclude(session, req, checked, bad, again))
+            journal.purge(session, self.batch_id)
+
+        with self.kw.control.session() as session:
+            conclude(session)
+            save(session, list(self.reqs.values()))
+            self.kw.audit.append_many(session, events)
+        self.crash.point()
+
+    def _conclude(self, session: Session, req: DsrRequest, checked: int,
+                  bad: list[dict[str, Any]], again: erase.ChangePlan) -> AuditEvent:
+        result = dict(req.result or {})
+        kept = (result.get("outcome") or {}).get("kept", [])
+        left = proof.residual(again, req.id)
+        evidence = proof.Proof(not bad and not left, checked, bad, left, kept)
+        result["proof"] = evidence.as_dict()
+        req.result = result
+        if kept and self.kind is Kind.ERASURE:
+            identities = self.sealed[req.id].get("knowledge", {}).get("identities", {})
+            grounds = sorted({k["exception"] for k in kept})
+            record(session, refs_of(self.kw, identities), StateKind.RESTRICTION,
+                   StateAction.SET,
+                   "erased; kept only under retention exception(s): " + ", ".join(grounds),
+                   request_id=req.id)
+        details = {"proof_ok": evidence.ok, "residual": len(left), "unapplied": len(bad),
+                   "kept": [f"{k['collection']}.{k['field']}:{k['exception']}" for k in kept]}
+        if evidence.ok:
+            return transition(req, Status.COMPLETED, details=details)
+        what = "; ".join(f"{x['collection']}: {x.get('left') or x.get('problem')}"
+                         for x in [*bad, *left])
+        return transition(req, Status.FAILED, details=details,
+                          reason=f"residual personal data remains: {what}"[:1000])
+
+
+def _header(req: DsrRequest) -> dict[str, Any]:
+    return {"id": req.id, "kind": req.kind, "regulation": req.regulation,
+            "received_at": req.received_at.isoformat(), "answered_at": utcnow().isoformat(),
+            "due_at": req.due_at.isoformat()}
+
+
+def _disclosures(session: Session, refs: Sequence[str]) -> list[Any]:
+    """Disclosures to recipients (Art. 15(1)(c)), when that module is installed."""
+    try:
+        from keepword.disclosures import disclosures_for  # noqa: PLC0415 - optional
+    except ImportError:  # pragma: no cover - absent in a minimal build
+        return []
+    return list(disclosures_for(session, refs))
+
+
+__all__ = ["Batch", "Progress", "identities_of", "vault"]

@@ -1,0 +1,241 @@
+"""Erasure planning: what each field of each of the subject's rows becomes.
+
+Per field, the data map's strategy: ``delete_row``, ``null``, ``hash`` (keyed
+pseudonym), ``mask`` or ``keep`` under a retention exception (kept, and the
+person is then restricted). Only the subject's part of a row is touched: in a
+row shared with others (a message, a call) the other people's columns stay.
+
+A row is deleted when it is the subject's own and a field says ``delete_row``
+(or when a link naming the subject cannot be unlinked -- NOT NULL); rows naming
+nobody that hang off a deleted row go with it (children first). A row stays,
+with its fields erased instead, while anything that stays refers to it: a
+reply of someone else to the subject's comment, a call with other
+participants, an invoice kept for tax. The planner iterates that to a fixed
+point, then groups everything into chunked statements (``ops.build_ops``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from keepword.datamap import Erasure
+from keepword.datamap.models import FieldType
+from keepword.identities import IdentityHasher
+from keepword.policy.models import Policy, RetentionException
+from keepword.requests.ops import Cell, Op, build_ops
+from keepword.requests.plan import CollectionPlan, Table
+from keepword.requests.walk import PK, Ref, Role, Row, Subject, WalkResult
+
+_SKIP = object()
+
+
+@dataclass
+class Outcome:
+    """What an erasure does (or would do) for one subject."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    shared: dict[str, int] = field(default_factory=dict)  # rows kept for others' parts
+
+    @property
+    def empty(self) -> bool:
+        return not self.deleted and not self.updated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deleted": self.deleted, "updated": self.updated, "kept": self.kept,
+                "kept_for_others": self.shared}
+
+
+@dataclass
+class ChangePlan:
+    ops: list[Op]
+    outcomes: dict[str, Outcome]
+
+    def steps(self) -> list[dict[str, Any]]:
+        return [{"collection": f"{op.table[0]}.{op.table[1]}", "op": op.kind, "rows": op.count,
+                 "fields": sorted(op.values or (op.rows[0][1] if op.rows else {}))}
+                for op in self.ops]
+
+
+def exceptions_of(policy: Policy) -> dict[str, RetentionException]:
+    return {exc.id: exc for rule in policy.retention for exc in rule.exceptions}
+
+
+@dataclass
+class _RowPlan:
+    cells: dict[str, Any]
+    drop: list[str]  # delete_row fields (degraded to null/mask if the row stays)
+    kept: list[str]
+    candidate: bool
+
+
+class _Planner:
+    def __init__(self, walk: WalkResult, policy: Policy, hasher: IdentityHasher,
+                 done: Mapping[Cell, Any]) -> None:
+        self.walk = walk
+        self.exceptions = exceptions_of(policy)
+        self.hasher = hasher
+        self.done = done
+        self.deletes: dict[Ref, int] = {}  # row -> layer (self-references: leaves first)
+        self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
+        self.per_row: set[Cell] = set()
+
+    def subject(self, s: Subject) -> Outcome:
+        plans: dict[Ref, _RowPlan] = {}
+        for cp, pk, row, role in self.walk.subject_rows(s):
+            if role >= Role.SHARED:
+                plans[(cp.key, pk)] = self._row(s, cp, pk, row, role)
+        deletable = self._deletable(s, plans)
+        out = Outcome()
+        for ref, rp in plans.items():
+            cp = self.walk.plan[ref[0]]
+            self._outcome_kept(out, cp, rp)
+            if ref in deletable:
+                self.deletes[ref] = max(self.deletes.get(ref, 0),
+                                        _layer(s, ref, deletable, set()))
+                _bump(out.deleted, cp.name)
+                continue
+            cells = dict(rp.cells)
+            row = self.walk.rows[ref[0]][ref[1]]
+            for col in rp.drop:
+                target = self._degrade(cp, col)
+                if target is not _SKIP and not self._no_op(cp, ref[1], col, row[col], target):
+                    cells[col] = target
+            if rp.candidate:
+                _bump(out.shared, cp.name)
+            if cells:
+                self.cells[ref].update(cells)
+                _bump(out.updated, cp.name)
+        return out
+
+    def _row(self, s: Subject, cp: CollectionPlan, pk: PK, row: Row, role: Role) -> _RowPlan:
+        rp = _RowPlan({}, [], [], False)
+        link_drop = False
+        for col, declared in cp.strategies:
+            if not s.owns(cp, row, col, role):
+                continue
+            strategy = declared
+            if strategy is Erasure.KEEP:
+                exc = self.exceptions.get(cp.fields[col].exception or "")
+                if exc is None or exc.applies_to_erasure:
+                    rp.kept.append(col)
+                    continue
+                strategy = Erasure.NULL
+            if strategy is Erasure.DELETE_ROW:
+                rp.drop.append(col)
+                link_drop = link_drop or (col in cp.refs and col in cp.naming)
+                continue
+            target = self._target(cp, pk, col, strategy, row[col])
+            if target is not _SKIP and not self._no_op(cp, pk, col, row[col], target):
+                rp.cells[col] = target
+        rp.candidate = not rp.kept and bool(rp.drop) and (role is Role.OWN or link_drop)
+        return rp
+
+    def _target(self, cp: CollectionPlan, pk: PK, col: str, strategy: Erasure,
+                value: Any) -> Any:
+        if strategy is Erasure.HASH:
+            if value is None:
+                return _SKIP
+            if self.done.get((cp.key, pk, col), _SKIP) == value:
+                return _SKIP  # already this request's pseudonym
+            self.per_row.add((cp.key, pk, col))
+            digest = self.hasher.pseudonym(str(value))
+            return int(digest[:13], 16) if cp.fields[col].type is FieldType.INTEGER else digest
+        if strategy is Erasure.MASK:
+            return cp.mask(col)
+        if col in cp.refs and not cp.nullable(col):
+            return _SKIP  # a NOT NULL link cannot be emptied
+        return None if cp.nullable(col) else cp.mask(col)
+
+    def _degrade(self, cp: CollectionPlan, col: str) -> Any:
+        if col in cp.pk:
+            return _SKIP
+        if col in cp.refs:
+            return None if cp.nullable(col) else _SKIP
+        return None if cp.nullable(col) else cp.mask(col)
+
+    def _no_op(self, cp: CollectionPlan, pk: PK, col: str, value: Any, target: Any) -> bool:
+        if (cp.key, pk, col) in self.per_row:
+            return False
+        return bool(value == target)
+
+    def _deletable(self, s: Subject, plans: Mapping[Ref, _RowPlan]) -> set[Ref]:
+        base = {ref for ref, rp in plans.items() if rp.candidate}
+        via: dict[Ref, set[Ref]] = defaultdict(set)  # cascaded row -> the rows it hangs off
+        queue = list(base)
+        while queue:
+            parent = queue.pop()
+            for table, pk, _ in s.children.get(parent, ()):
+                child = (table, pk)
+                rp = plans.get(child)
+                if rp is None or rp.kept or child in base or not self._names_nobody(child):
+                    continue
+                if child not in via:
+                    queue.append(child)
+                via[child].add(parent)
+        deletable = base | set(via)
+        changing = {(ref, col) for ref, rp in plans.items() for col in rp.cells}
+        changing |= {(ref, col) for ref, rp in plans.items() for col in rp.drop
+                     if col in self.walk.plan.collections[ref[0]].unlinkable}
+        changed = True
+        while changed:
+            changed = False
+            for ref in sorted(deletable, key=repr):
+                blocked = any((table, pk) not in deletable and ((table, pk), col) not in changing
+                              for table, pk, col in s.children.get(ref, ()))
+                if ref not in base and not (via[ref] & deletable):
+                    blocked = True
+                if blocked:
+                    deletable.discard(ref)
+                    changed = True
+        return deletable
+
+    def _names_nobody(self, ref: Ref) -> bool:
+        cp = self.walk.plan[ref[0]]
+        row = self.walk.rows[ref[0]][ref[1]]
+        return all(row[c] is None for c in cp.naming)
+
+    def _outcome_kept(self, out: Outcome, cp: CollectionPlan, rp: _RowPlan) -> None:
+        for col in rp.kept:
+            exc_id = cp.fields[col].exception or ""
+            entry = next((k for k in out.kept if k["collection"] == cp.name
+                          and k["field"] == col), None)
+            if entry is None:
+                exc = self.exceptions.get(exc_id)
+                entry = {"collection": cp.name, "field": col, "exception": exc_id,
+                         "ground": exc.ground if exc else None, "declared": exc is not None,
+                         "categories": list(cp.fields[col].categories), "rows": 0}
+                out.kept.append(entry)
+            entry["rows"] += 1
+
+
+def _layer(s: Subject, ref: Ref, deletable: set[Ref], seen: set[Ref]) -> int:
+    """0 for a row no deleted row of its own table refers to; else 1 + its children's."""
+    seen.add(ref)
+    below = [(t, pk) for t, pk, _ in s.children.get(ref, ())
+             if t == ref[0] and (t, pk) in deletable and (t, pk) not in seen]
+    return 1 + max(_layer(s, c, deletable, seen) for c in below) if below else 0
+
+
+def _bump(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def plan_erasure(walk: WalkResult, policy: Policy, hasher: IdentityHasher, *,
+                 done: Mapping[Cell, Any] | None = None) -> ChangePlan:
+    """The ops erasing every (problem-free) subject of the walk, and each one's outcome.
+
+    ``done``: cells an earlier pass already wrote (pseudonyms): not planned again.
+    """
+    planner = _Planner(walk, policy, hasher, done or {})
+    outcomes = {s.key: planner.subject(s) for s in walk.subjects if s.problem is None}
+    ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row)
+    return ChangePlan(ops, outcomes)
+
+
+def table_name(table: Table) -> str:
+    return f"{table[0]}.{table[1]}"

@@ -1,0 +1,243 @@
+"""Access and portability exports (Art. 15, Art. 20).
+
+A ZIP with ``export.json`` (everything), one CSV per collection (machine
+readable, Art. 20) and ``summary.html`` (readable). The data are the
+subject's personal fields grouped by store and collection; values belonging to
+other people inside those rows (the other participants of a call, the sender
+of a message) read ``[redacted]`` (Art. 15(4), Ikcon §10.1). For each category
+found, the Art. 15(1) items come from the policy: purposes and legal bases,
+recipients, retention or its criteria, source; then the rights, restrictions
+and objections in force, and the disclosures made.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from keepword import taxonomy
+from keepword.policy.models import Policy
+from keepword.requests.walk import Role, Subject, WalkResult
+from keepword.subject_state import SubjectState
+
+REDACTED = "[redacted]"
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def subject_data(walk: WalkResult, s: Subject) -> tuple[list[dict[str, Any]], set[str]]:
+    """The subject's rows per collection (redacted), and the categories they hold."""
+    groups: dict[str, dict[str, Any]] = {}
+    categories: set[str] = set()
+    for cp, _pk, row, role in sorted(walk.subject_rows(s), key=lambda r: (r[0].key, repr(r[1]))):
+        if not cp.personal:
+            continue
+        out: dict[str, Any] = {}
+        shown = False
+        for col in cp.personal:
+            if s.visible(cp, row, col, role):
+                out[col] = jsonable(row[col])
+                shown = shown or row[col] is not None
+                if s.owns(cp, row, col, role) and row[col] is not None:
+                    categories.update(cp.fields[col].categories)
+            else:
+                out[col] = REDACTED
+        if role is not Role.OWN and not shown:
+            continue
+        group = groups.setdefault(cp.name, {
+            "store": cp.key[0], "collection": cp.key[1], "fields": list(cp.personal),
+            "rows": []})
+        group["rows"].append({"_relation": role.name.lower(), **out})
+    return list(groups.values()), categories
+
+
+def _declared(policy: Policy, key: str) -> str | None:
+    return next((a for a in taxonomy.ancestors(key) if a in policy.categories), None)
+
+
+def _related(a: str, b: str) -> bool:
+    return taxonomy.covers(a, b) or taxonomy.covers(b, a)
+
+
+def art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
+    """Per category: purposes, legal basis, recipients, retention, source (Art. 15(1))."""
+    items = []
+    for cat in sorted(categories):
+        declared = _declared(policy, cat)
+        info = policy.categories.get(declared) if declared else None
+        purposes = {k: p for k, p in policy.purposes.items()
+                    if any(_related(pc, cat) for pc in p.categories)}
+        items.append({
+            "category": cat,
+            "name": info.name if info else cat,
+            "special": bool(info and info.special),
+            "sources": [s.value for s in info.sources] if info else [],
+            "source_detail": info.source_detail if info else None,
+            "purposes": [{"purpose": k, "name": p.name, "description": p.description,
+                          "legal_basis": p.legal_basis.value,
+                          "legitimate_interest": p.legitimate_interest,
+                          "legal_obligation": p.legal_obligation,
+                          "automated_decisions": p.automated_decisions}
+                         for k, p in purposes.items()],
+            "recipients": [{"recipient": k, "name": r.name, "kind": r.kind.value,
+                            "countries": list(r.countries), "safeguard": r.safeguard.value}
+                           for k, r in policy.recipients.items()
+                           if any(_related(rc, cat) for rc in r.categories)],
+            "retention": [{"rule": r.id, "description": r.description,
+                           "period": r.period.human(), "from": r.anchor,
+                           "action": r.action.value,
+                           "exceptions": [{"id": e.id, "ground": e.ground,
+                                           "period": e.period.human() if e.period else None}
+                                          for e in r.exceptions
+                                          if any(_related(c, cat) for c in e.categories)]}
+                          for r in policy.retention
+                          if any(_related(c, cat) for c in r.categories)
+                          or set(r.purposes) & set(purposes)
+                          or any(_related(c, cat) for e in r.exceptions for c in e.categories)],
+        })
+    return items
+
+
+def rights(policy: Policy) -> dict[str, Any]:
+    org = policy.organisation
+    return {"honoured": [r.value for r in policy.rights.honoured],
+            "channels": list(policy.rights.channels),
+            "complaint_contact": policy.rights.complaint_contact,
+            "supervisory_authority": org.supervisory_authority.model_dump(mode="json")}
+
+
+def build(walk: WalkResult, s: Subject, policy: Policy, *, request: Mapping[str, Any],
+          state: SubjectState, disclosures: Sequence[Any]) -> dict[str, Any]:
+    data, categories = subject_data(walk, s)
+    org = policy.organisation
+    return {
+        "request": dict(request),
+        "controller": {"name": org.name, "legal_name": org.legal_name,
+                       "contact": org.contact.model_dump(mode="json"),
+                       "dpo": org.dpo.model_dump(mode="json") if org.dpo else None},
+        "data": data,
+        "categories": art15(policy, categories),
+        "rights": rights(policy),
+        "restrictions": [{"kind": r.kind.value, "scope": r.scope, "reason": r.reason,
+                          "since": r.since.isoformat()} for r in state.restrictions],
+        "disclosures": [_plain(d) for d in disclosures],
+    }
+
+
+def _plain(obj: Any) -> Any:
+    if callable(getattr(obj, "as_dict", None)):
+        return obj.as_dict()
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: jsonable(v) if not isinstance(v, tuple) else list(v)
+                for k, v in asdict(obj).items()}
+    return obj
+
+
+def write_zip(export: Mapping[str, Any], path: Path) -> Path:
+    """``export.json`` + one CSV per collection + ``summary.html``; readable by its owner only.
+
+    Built in memory and written once (a crash leaves the request unanswered, and the
+    rerun writes the file again)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("export.json", json.dumps(export, ensure_ascii=False, default=str))
+        for group in export["data"]:
+            zf.writestr(f"data/{group['store']}.{group['collection']}.csv", _csv(group))
+        zf.writestr("summary.html", render_html(export))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+def _csv(group: Mapping[str, Any]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["_relation", *group["fields"]])
+    writer.writeheader()
+    for row in group["rows"]:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                         for k, v in row.items()})
+    return buf.getvalue()
+
+
+_ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_HTML = _ENV.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Your personal data held by {{ e.controller.name }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
+.r{color:#888}</style></head><body>
+<h1>Your personal data held by {{ e.controller.name }}</h1>
+<p>Request {{ e.request.id }} ({{ e.request.kind }}, {{ e.request.regulation|upper }}),
+answered {{ e.request.answered_at }}. Controller: {{ e.controller.name }}
+{% if e.controller.contact.email %}&lt;{{ e.controller.contact.email }}&gt;{% endif %}.
+{% if e.controller.dpo %}Data protection officer: {{ e.controller.dpo.name }}
+{% if e.controller.dpo.email %}&lt;{{ e.controller.dpo.email }}&gt;{% endif %}.{% endif %}</p>
+{% if not e.data %}<p>We hold no personal data about you.</p>{% endif %}
+<h2>Your data</h2>
+{% for g in e.data %}
+<h3>{{ g.store }} / {{ g.collection }} ({{ g.rows|length }})</h3>
+<table><tr>{% for f in g.fields %}<th>{{ f }}</th>{% endfor %}</tr>
+{% for row in g.rows %}<tr>{% for f in g.fields %}
+<td{% if row[f] == redacted %} class="r"{% endif %}>{{ row[f] if row[f] is not none else "" }}</td>
+{% endfor %}</tr>{% endfor %}</table>
+{% endfor %}
+<p class="r">"{{ redacted }}": another person's data inside your records, withheld to protect
+their rights (GDPR Art. 15(4)).</p>
+<h2>Why we hold it, who receives it, how long we keep it</h2>
+{% for c in e.categories %}
+<h3>{{ c.name }} <small>({{ c.category }})</small></h3>
+<ul>
+{% for p in c.purposes %}<li>Purpose: {{ p.name }} -- {{ p.description }}
+(legal basis: {{ p.legal_basis|replace("_", " ") }}{% if p.legitimate_interest %}:
+{{ p.legitimate_interest }}{% endif %}{% if p.legal_obligation %}: {{ p.legal_obligation }}
+{% endif %})</li>{% endfor %}
+{% for r in c.recipients %}<li>Recipient: {{ r.name }} ({{ r.kind|replace("_", " ") }},
+{{ r.countries|join(", ") }}{% if r.safeguard != "none" %}, safeguard: {{ r.safeguard }}
+{% endif %})</li>{% endfor %}
+{% for r in c.retention %}<li>Kept: {{ r.period }} from {{ r.from }}, then {{ r.action }}d
+{% for x in r.exceptions %}; except {{ x.ground }}{% endfor %}</li>{% endfor %}
+{% if c.sources %}<li>Source: {{ c.sources|join(", ")|replace("_", " ") }}
+{% if c.source_detail %} ({{ c.source_detail }}){% endif %}</li>{% endif %}
+</ul>
+{% endfor %}
+{% if e.restrictions %}<h2>Restrictions and objections in force</h2><ul>
+{% for r in e.restrictions %}<li>{{ r.kind }} ({{ r.scope }}) since {{ r.since }}:
+{{ r.reason }}</li>{% endfor %}</ul>{% endif %}
+{% if e.disclosures %}<h2>Disclosures to recipients</h2><table>
+<tr><th>when</th><th>recipient</th><th>purpose</th><th>categories</th><th>legal basis</th></tr>
+{% for d in e.disclosures %}<tr><td>{{ d.at }}</td><td>{{ d.recipient }}</td>
+<td>{{ d.purpose }}</td><td>{{ d.categories|join(", ") }}</td><td>{{ d.legal_basis }}</td></tr>
+{% endfor %}</table>{% endif %}
+<h2>Your rights</h2>
+<p>You may ask us to {{ e.rights.honoured|join(", ")|replace("_", " ") }}.
+You may complain to {{ e.rights.supervisory_authority.name }}
+{% if e.rights.supervisory_authority.url %}({{ e.rights.supervisory_authority.url }}){% endif %}.
+</p></body></html>
+""")
+
+
+def render_html(export: Mapping[str, Any]) -> str:
+    return _HTML.render(e=export, redacted=REDACTED)

@@ -1,0 +1,160 @@
+"""Changes to customer stores as set-based statements, and their journal form.
+
+An ``Op`` is one statement: ``DELETE`` or ``UPDATE ... SET`` constants on a
+chunk of primary keys, or an ``UPDATE`` per row with its own values (keyed
+pseudonyms) sent as one ``executemany``. Ops serialise to JSON for the
+journal (dates and bytes tagged), so a resumed run writes exactly the values
+first planned.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from keepword.requests.plan import CHUNK, Plan, Table
+from keepword.requests.walk import PK, store_error
+
+Cell = tuple[Table, PK, str]
+
+
+@dataclass
+class Op:
+    table: Table
+    kind: str  # delete | update | rows
+    keys: list[PK] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # update: the constants to set
+    rows: list[tuple[PK, dict[str, Any]]] = field(default_factory=list)  # rows: per-row values
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) if self.kind == "rows" else len(self.keys)
+
+    def cells(self) -> Iterator[tuple[Cell, Any]]:
+        """Every (cell, value) this op writes (deletes write none)."""
+        if self.kind == "update":
+            for pk in self.keys:
+                for col, v in self.values.items():
+                    yield (self.table, pk, col), v
+        elif self.kind == "rows":
+            for pk, vals in self.rows:
+                for col, v in vals.items():
+                    yield (self.table, pk, col), v
+
+    def payload(self) -> dict[str, Any]:
+        return {"t": list(self.table), "k": self.kind, "keys": [list(k) for k in self.keys],
+                "values": {c: encode(v) for c, v in self.values.items()},
+                "rows": [[list(pk), {c: encode(v) for c, v in vals.items()}]
+                         for pk, vals in self.rows]}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Op:
+        return cls((data["t"][0], data["t"][1]), data["k"],
+                   [tuple(k) for k in data["keys"]],
+                   {c: decode(v) for c, v in data["values"].items()},
+                   [(tuple(pk), {c: decode(v) for c, v in vals.items()})
+                    for pk, vals in data["rows"]])
+
+
+def encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, bytes | memoryview):
+        return {"$b": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, Decimal):
+        return {"$n": str(value)}
+    if isinstance(value, dict):
+        return {"$j": value}
+    return value
+
+
+def decode(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    tag, inner = next(iter(value.items()))
+    readers: dict[str, Callable[[Any], Any]] = {
+        "$dt": datetime.fromisoformat, "$d": date.fromisoformat, "$b": base64.b64decode,
+        "$n": Decimal, "$j": lambda x: x}
+    return readers[tag](inner)
+
+
+def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
+              cells: dict[tuple[Table, PK], dict[str, Any]], per_row: set[Cell],
+              *, chunk: int = CHUNK) -> list[Op]:
+    """Group planned changes into chunked statements: updates first, then deletes
+    children before parents. ``deletes``: row -> layer within its table (rows of a
+    self-referencing table go leaves first). ``per_row``: cells whose value differs row by row."""
+    consts: dict[tuple[Table, str], list[PK]] = defaultdict(list)
+    const_values: dict[tuple[Table, str], dict[str, Any]] = {}
+    rows: dict[tuple[Table, tuple[str, ...]], list[tuple[PK, dict[str, Any]]]] = defaultdict(list)
+    for (table, pk), vals in sorted(cells.items(), key=lambda kv: repr(kv[0])):
+        fixed = {c: v for c, v in vals.items() if (table, pk, c) not in per_row}
+        varying = {c: v for c, v in vals.items() if (table, pk, c) in per_row}
+        if fixed:
+            sig = repr(sorted(fixed.items(), key=lambda kv: kv[0]))
+            consts[(table, sig)].append(pk)
+            const_values[(table, sig)] = fixed
+        if varying:
+            rows[(table, tuple(sorted(varying)))].append((pk, varying))
+    ops: list[Op] = []
+    for (table, sig), pks in sorted(consts.items(), key=lambda kv: repr(kv[0])):
+        for i in range(0, len(pks), chunk):
+            ops.append(Op(table, "update", pks[i:i + chunk], const_values[(table, sig)]))
+    for (table, _), items in sorted(rows.items(), key=lambda kv: repr(kv[0])):
+        for i in range(0, len(items), chunk):
+            ops.append(Op(table, "rows", rows=items[i:i + chunk]))
+    by_table: dict[Table, dict[int, list[PK]]] = defaultdict(lambda: defaultdict(list))
+    for (table, pk), layer in deletes.items():
+        by_table[table][layer].append(pk)
+    for table in plan.delete_order:
+        for _, pks in sorted(by_table.get(table, {}).items()):
+            pks.sort(key=repr)
+            for i in range(0, len(pks), chunk):
+                ops.append(Op(table, "delete", pks[i:i + chunk]))
+    return ops
+
+
+_P = "kw__"  # bind-parameter prefix: never clashes with a column name
+
+
+def apply(conn: Connection, plan: Plan, op: Op) -> int:
+    """Run one op in its own short transaction; rows affected (as the driver says)."""
+    cp = plan[op.table]
+    t = cp.table
+    try:
+        with conn.begin():
+            if op.kind == "rows":
+                return _apply_rows(conn, plan, op)
+            where = cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True))
+            params: dict[str, Any] = {_P + "k": [cp.pk_param(k) for k in op.keys]}
+            if op.kind == "delete":
+                return conn.execute(sa.delete(t).where(where), params).rowcount
+            stmt = sa.update(t).where(where).values(
+                {t.c[c]: sa.bindparam(_P + "v_" + c) for c in op.values})
+            params.update({_P + "v_" + c: v for c, v in op.values.items()})
+            return conn.execute(stmt, params).rowcount
+    except SQLAlchemyError as exc:
+        raise store_error(op.table[0], exc) from None
+
+
+def _apply_rows(conn: Connection, plan: Plan, op: Op) -> int:
+    cp = plan[op.table]
+    t = cp.table
+    cols = sorted(op.rows[0][1])
+    stmt = sa.update(t).where(sa.and_(*(t.c[p] == sa.bindparam(_P + "p_" + p) for p in cp.pk))
+                              ).values({t.c[c]: sa.bindparam(_P + "v_" + c) for c in cols})
+    params = [{**{_P + "p_" + p: v for p, v in zip(cp.pk, pk, strict=True)},
+               **{_P + "v_" + c: vals[c] for c in cols}} for pk, vals in op.rows]
+    conn.execute(stmt, params)
+    return len(params)

@@ -1,0 +1,339 @@
+"""The traversal plan: the data map compiled for requests, once per version.
+
+Compiling answers, per collection, the questions a request asks of every row it
+meets, so the hot path only looks things up:
+
+- **person tables** (roots): collections whose primary key carries an identity
+  (``users.id`` with ``identity: account_id``). One row of a person table is one
+  person; an identity matching two rows of one person table stops the request.
+- **naming columns**: columns that say whose data a row holds -- identity
+  columns, references to person tables, and columns named by ``belongs_to``.
+- **owner tier**: the naming columns that own the row as a whole (collection
+  ``belongs_to``; else the person table's identity key; else the row's identity
+  columns; else its references to person tables).
+- **edges**: ``down`` (rows of another collection referring to this one: the
+  walk follows them from the subject's rows) and ``up`` (this collection's
+  references to non-person collections: the walk reaches the thread of a
+  message, the call of a participation, but never goes back down from there).
+
+The plan also prebuilds the SQLAlchemy tables and ``IN`` statements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from keepword.datamap import DataMap, Erasure, Field_
+from keepword.datamap.models import FieldType
+from keepword.identities import normalise
+
+Table = tuple[str, str]  # (dataset, collection)
+
+CHUNK = 500  # values per IN list: well under every backend's parameter limit
+
+_SA_TYPES: dict[FieldType, type[sa.types.TypeEngine[Any]]] = {
+    FieldType.STRING: sa.String, FieldType.INTEGER: sa.BigInteger, FieldType.FLOAT: sa.Float,
+    FieldType.BOOLEAN: sa.Boolean, FieldType.DATE: sa.Date, FieldType.DATETIME: sa.DateTime,
+    FieldType.JSON: sa.JSON, FieldType.BYTES: sa.LargeBinary,
+}
+
+MASKS: dict[FieldType | None, Any] = {
+    None: "[erased]", FieldType.STRING: "[erased]", FieldType.INTEGER: 0, FieldType.FLOAT: 0.0,
+    FieldType.BOOLEAN: False, FieldType.DATE: date(1970, 1, 1),
+    FieldType.DATETIME: datetime(1970, 1, 1), FieldType.JSON: {}, FieldType.BYTES: b"",
+}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A reference ``child.child_col -> parent.parent_col``."""
+
+    child: Table
+    child_col: str
+    parent: Table
+    parent_col: str
+
+
+@dataclass
+class CollectionPlan:
+    key: Table
+    table: sa.Table
+    pk: tuple[str, ...]
+    columns: tuple[str, ...]
+    fields: dict[str, Field_]
+    root: bool
+    identity: dict[str, str]  # naming identity column -> identity type
+    refs: dict[str, Edge]  # every reference column -> its edge (first target)
+    person_refs: frozenset[str]  # reference columns pointing at a person table
+    naming: frozenset[str]
+    tier: tuple[str, ...]  # naming columns owning the row as a whole
+    tier_joint: bool  # tier columns all name one person (identities, person key)
+    owner: dict[str, str | None]  # column -> naming column owning it (None: the row)
+    personal: tuple[str, ...]
+    down: tuple[Edge, ...] = ()
+    up: tuple[Edge, ...] = ()
+    administered_by: str | None = None
+    value_cols: frozenset[str] = frozenset()  # columns other rows refer to
+    single_pk: str | None = None
+    side_naming: tuple[str, ...] = ()  # naming columns outside the owner tier
+    strategies: tuple[tuple[str, Erasure], ...] = ()  # columns erasure may change
+    unlinkable: frozenset[str] = frozenset()  # references erasure can set to NULL
+
+    def __post_init__(self) -> None:
+        self.single_pk = self.pk[0] if len(self.pk) == 1 else None
+        self.side_naming = tuple(c for c in sorted(self.naming) if c not in self.tier)
+        self.strategies = tuple((c, s) for c in self.columns
+                                if (s := self.strategy(c)) is not None)
+        self.unlinkable = frozenset(c for c in self.refs if self.nullable(c))
+
+    @property
+    def name(self) -> str:
+        return f"{self.key[0]}.{self.key[1]}"
+
+    @property
+    def shared_context(self) -> bool:
+        """Row-level fields are common to several participants (a message, a call)."""
+        return not self.tier_joint and len(self.tier) > 1
+
+    def nullable(self, col: str) -> bool:
+        return col not in self.pk and self.fields[col].nullable is not False
+
+    def strategy(self, col: str) -> Erasure | None:
+        """Declared strategy; default ``null`` for personal fields (mask when NOT NULL),
+        and for a link naming the person: unlink (null), or drop the row when NOT NULL."""
+        fld = self.fields[col]
+        if fld.erasure is not None:
+            return fld.erasure
+        if col in self.refs and col in self.naming:
+            return Erasure.NULL if self.nullable(col) else Erasure.DELETE_ROW
+        if col in self.pk:
+            return None
+        if fld.personal:
+            return Erasure.NULL if self.nullable(col) else Erasure.MASK
+        return None
+
+    def mask(self, col: str) -> Any:
+        return MASKS[self.fields[col].type]
+
+    def pk_expr(self) -> ColumnElement[Any]:
+        cols = [self.table.c[c] for c in self.pk]
+        return cols[0] if len(cols) == 1 else sa.tuple_(*cols)
+
+    def pk_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(canon(row[c]) for c in self.pk)
+
+    def pk_param(self, pk: tuple[Any, ...]) -> Any:
+        return pk[0] if len(pk) == 1 else pk
+
+
+@dataclass
+class Plan:
+    """Everything a request needs to know about the data map."""
+
+    version: tuple[str, str]
+    collections: dict[Table, CollectionPlan]
+    seeds: dict[str, list[tuple[Table, str]]]  # identity type -> identity columns
+    delete_order: list[Table]  # children before parents
+    _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
+    _count: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
+
+    def __getitem__(self, key: Table) -> CollectionPlan:
+        return self.collections[key]
+
+    @property
+    def identity_types(self) -> set[str]:
+        return set(self.seeds)
+
+    def select_by(self, key: Table, col: str) -> sa.Select[Any]:
+        """``SELECT <declared columns> FROM t WHERE col IN (:v)`` (expanding)."""
+        stmt = self._select.get((key, col))
+        if stmt is None:
+            cp = self.collections[key]
+            target = cp.pk_expr() if col == "*pk" else cp.table.c[col]
+            stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
+                target.in_(sa.bindparam("v", expanding=True)))
+            self._select[(key, col)] = stmt
+        return stmt
+
+    def count_by(self, key: Table, col: str) -> sa.Select[Any]:
+        """``SELECT col, count(*) ... WHERE col IN (:v) GROUP BY col``."""
+        stmt = self._count.get((key, col))
+        if stmt is None:
+            c = self.collections[key].table.c[col]
+            stmt = (sa.select(c, sa.func.count()).where(c.in_(sa.bindparam("v", expanding=True)))
+                    .group_by(c))
+            self._count[(key, col)] = stmt
+        return stmt
+
+
+def canon(value: Any) -> Any:
+    """One spelling per value so keys from different drivers compare equal."""
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if type(value).__name__ == "Decimal" and value == int(value):
+        return int(value)
+    return value
+
+
+def coerce(cp: CollectionPlan, col: str, value: str) -> Any:
+    """An identity given as text, in the column's type; ``None`` if it cannot be one."""
+    ftype = cp.fields[col].type
+    if ftype is FieldType.INTEGER:
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return value
+
+
+def normal(kind: str, value: Any) -> str | None:
+    """Normalised identity of a stored value; ``None`` when it is not a valid one."""
+    if value is None:
+        return None
+    return _normal(kind, str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal(kind: str, text: str) -> str | None:
+    """Cached: parsing phone numbers costs more than the rest of a row's work."""
+    if kind == "email":
+        return text.strip().lower() or None
+    try:
+        return normalise(kind, text)
+    except Exception:  # stored junk is simply not an identity
+        return None
+
+
+_CACHE: dict[tuple[str, str], Plan] = {}
+
+
+def compile_plan(dm: DataMap, policy_version: str = "") -> Plan:
+    """The plan for this (policy, data map) version, compiled once and cached."""
+    key = (policy_version, dm.version)
+    plan = _CACHE.get(key)
+    if plan is None:
+        plan = _compile(dm, key)
+        if len(_CACHE) > 32:
+            _CACHE.clear()
+        _CACHE[key] = plan
+    return plan
+
+
+def _compile(dm: DataMap, version: tuple[str, str]) -> Plan:
+    roots = _roots(dm)
+    edges_of: dict[Table, list[Edge]] = defaultdict(list)
+    all_edges: list[Edge] = []
+    for addr, fld in dm.fields():
+        for ref in fld.references:
+            target = dm.resolve_ref(addr.dataset, ref)
+            edge = Edge(addr.table, addr.field, target.table, target.field)
+            all_edges.append(edge)
+            edges_of[addr.table].append(edge)
+    collections = {}
+    for dkey, loaded in dm.datasets.items():
+        metadata = sa.MetaData(schema=loaded.dataset.store.schema_name)
+        for ckey in loaded.dataset.collections:
+            table = (dkey, ckey)
+            collections[table] = _collection(dm, table, metadata, roots, edges_of[table])
+    for edge in all_edges:
+        parent = collections[edge.parent]
+        parent.down = (*parent.down, edge)
+        parent.value_cols = parent.value_cols | {edge.parent_col}
+    for cp in collections.values():
+        cp.up = tuple(e for e in edges_of[cp.key] if e.child_col not in cp.person_refs)
+    seeds: dict[str, list[tuple[Table, str]]] = defaultdict(list)
+    for addr, fld in dm.fields():
+        if fld.identity:
+            seeds[fld.identity].append((addr.table, addr.field))
+            collections[addr.table].value_cols |= {addr.field}
+    return Plan(version, collections, dict(seeds), _delete_order(collections, all_edges))
+
+
+def _roots(dm: DataMap) -> set[Table]:
+    out = set()
+    for dkey, loaded in dm.datasets.items():
+        for ckey, coll in loaded.dataset.collections.items():
+            if any(coll.fields[c].identity and not coll.fields[c].belongs_to
+                   for c in coll.primary_key):
+                out.add((dkey, ckey))
+    return out
+
+
+def _collection(dm: DataMap, key: Table, metadata: sa.MetaData, roots: set[Table],
+                edges: list[Edge]) -> CollectionPlan:
+    coll = dm.collection(*key)
+    fields = coll.fields
+    refs: dict[str, Edge] = {}
+    for e in edges:
+        refs.setdefault(e.child_col, e)
+    person_refs = frozenset(c for c, e in refs.items() if e.parent in roots)
+    identity = {c: f.identity for c, f in fields.items() if f.identity and not f.belongs_to}
+    explicit = {f.belongs_to for f in fields.values() if f.belongs_to}
+    if coll.belongs_to:
+        explicit.add(coll.belongs_to)
+    naming = frozenset(set(identity) | person_refs | explicit)
+    tier, joint = _tier(coll.belongs_to, key in roots, coll.primary_key, identity, person_refs)
+    owner: dict[str, str | None] = {}
+    for c, f in fields.items():
+        if f.belongs_to:
+            owner[c] = f.belongs_to
+        elif c in naming and c not in tier:
+            owner[c] = c
+        else:
+            owner[c] = None
+    table = sa.Table(key[1], metadata, *(
+        sa.Column(c, _SA_TYPES[f.type]() if f.type else sa.types.NullType(),
+                  primary_key=c in coll.primary_key)
+        for c, f in fields.items()))
+    return CollectionPlan(
+        key=key, table=table, pk=tuple(coll.primary_key), columns=tuple(fields),
+        fields=dict(fields), root=key in roots, identity=identity, refs=refs,
+        person_refs=person_refs, naming=naming, tier=tier, tier_joint=joint, owner=owner,
+        personal=tuple(c for c, f in fields.items() if f.personal),
+        administered_by=coll.administered_by, value_cols=frozenset(coll.primary_key))
+
+
+def _tier(explicit: str | None, root: bool, pk: list[str], identity: dict[str, str],
+          person_refs: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    if explicit:
+        return (explicit,), True
+    if root:
+        return tuple(c for c in pk if c in identity), True
+    if identity:
+        return tuple(identity), True
+    return tuple(sorted(person_refs)), len(person_refs) <= 1
+
+
+def _delete_order(collections: dict[Table, CollectionPlan], edges: list[Edge]) -> list[Table]:
+    """Tables ordered so that a referring table comes before the one it refers to."""
+    parents: dict[Table, set[Table]] = {t: set() for t in collections}
+    for e in edges:
+        if e.child != e.parent:
+            parents[e.child].add(e.parent)
+    order: list[Table] = []
+    placed: set[Table] = set()
+    children: dict[Table, set[Table]] = defaultdict(set)
+    for child, ps in parents.items():
+        for p in ps:
+            children[p].add(child)
+
+    def visit(t: Table, stack: set[Table]) -> None:
+        if t in placed or t in stack:
+            return  # placed, or a cycle: break it here
+        stack.add(t)
+        for c in sorted(children[t]):
+            visit(c, stack)
+        stack.discard(t)
+        placed.add(t)
+        order.append(t)
+
+    for t in sorted(collections):
+        visit(t, set())
+    return order

@@ -1,0 +1,349 @@
+"""The requests API: submit, verify, run (batched), resume, approve, extend, show.
+
+Faces (CLI, HTTP, the demo) call these; they hold no logic of their own.
+``run_request`` is the one-call form: submit, mark verified (the operator has
+checked the identity), run, and return the result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from keepword.audit import AuditEvent
+from keepword.control.base import utcnow
+from keepword.deployment import Deployment, load_deployment
+from keepword.errors import InputError, KeepwordError, Location, Problem
+from keepword.identities import normalise
+from keepword.policy import load_policy
+from keepword.policy.models import Regulation
+from keepword.requests import erase, rectify
+from keepword.requests.batch import Batch, Progress, identities_of, vault
+from keepword.requests.lifecycle import (
+    DsrRequest,
+    Kind,
+    Status,
+    due_date,
+    get,
+    new_id,
+    parse_regulation,
+    transition,
+)
+from keepword.requests.plan import Plan, compile_plan
+from keepword.requests.walk import Connections, Subject, Walker
+from keepword.runtime import Keepword
+
+
+@dataclass
+class RequestResult:
+    """What a request did, without personal data (counts, collections, the proof)."""
+
+    id: str | None
+    kind: str
+    status: str
+    reason: str | None = None
+    regulation: str = Regulation.GDPR.value
+    due_at: str | None = None
+    found: dict[str, int] = field(default_factory=dict)
+    export: str | None = None
+    outcome: dict[str, Any] | None = None
+    proof: dict[str, Any] | None = None
+    plan: list[dict[str, Any]] | None = None
+    administrator: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def of(cls, req: DsrRequest) -> RequestResult:
+        res = dict(req.result or {})
+        known = {"found", "export", "outcome", "proof"}
+        return cls(req.id, req.kind, req.status, req.reason, req.regulation,
+                   req.due_at.isoformat(), res.get("found", {}), res.get("export"),
+                   res.get("outcome"), res.get("proof"), None, req.administrator,
+                   {k: v for k, v in res.items() if k not in known})
+
+
+def _plan(dep: Deployment) -> Plan:
+    return compile_plan(dep.datamap, dep.policy.version)
+
+
+def parse_identities(plan: Plan, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Known identity types, normalised values; problems name the type, never the value."""
+    out, problems = [], []
+    for i, (kind, value) in enumerate(pairs):
+        if kind not in plan.identity_types:
+            known = ", ".join(sorted(plan.identity_types)) or "none"
+            problems.append(Problem(f"unknown identity type {kind!r} (the data map has: "
+                                    f"{known})", Location(path=("identity", i)),
+                                    code="unknown_identity"))
+            continue
+        try:
+            out.append((kind, normalise(kind, value)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if not out and not problems:
+        problems.append(Problem("give at least one identity (TYPE=VALUE)",
+                                Location(path=("identity",)), code="no_identity"))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def parse_identity_args(items: Sequence[str]) -> list[tuple[str, str]]:
+    """``["email=a@b.c"]`` -> ``[("email", "a@b.c")]``."""
+    out = []
+    for i, item in enumerate(items):
+        kind, sep, value = item.partition("=")
+        if not sep or not kind.strip():
+            raise InputError(Problem("expected --identity TYPE=VALUE (e.g. email=...)",
+                                     Location(path=("identity", i)), code="bad_identity"))
+        out.append((kind.strip(), value))
+    return out
+
+
+def _params(dep: Deployment, plan: Plan, kind: Kind, changes: Mapping[str, str] | None,  # noqa: PLR0917
+            reason: str | None, scope: str | None, lift: bool) -> dict[str, Any]:
+    if kind is Kind.RECTIFICATION:
+        if not changes:
+            raise InputError(Problem("rectification needs at least one --set FIELD=VALUE",
+                                     Location(path=("set",)), code="no_changes"))
+        rectify.validate(plan, changes)
+        return {"set": dict(changes)}
+    if kind in (Kind.RESTRICTION, Kind.OBJECTION):
+        if not reason or not reason.strip():
+            raise InputError(Problem(f"a {kind.value} needs a --reason",
+                                     Location(path=("reason",)), code="no_reason"))
+        if kind is Kind.OBJECTION and scope not in (None, "*") and (
+                scope not in dep.policy.policy.purposes):
+            raise InputError(Problem(f"unknown purpose {scope!r}", Location(path=("purpose",)),
+                                     code="unknown_purpose"))
+        return {"reason": reason.strip(), "scope": scope or "*", "lift": lift}
+    return {}
+
+
+def submit(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
+           *, regulation: str = "gdpr", changes: Mapping[str, str] | None = None,
+           reason: str | None = None, scope: str | None = None, lift: bool = False,
+           actor: str = "operator") -> str:
+    """Record a request as ``received``; nothing is looked up or disclosed yet."""
+    return _create(kw, dep, kind, identities, regulation=regulation, changes=changes,
+                   reason=reason, scope=scope, lift=lift, actor=actor, verified=False).id
+
+
+def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
+            *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
+            scope: str | None, lift: bool, actor: str, verified: bool) -> DsrRequest:
+    plan = _plan(dep)
+    ids = parse_identities(plan, identities)
+    params = _params(dep, plan, kind, changes, reason, scope, lift)
+    reg = parse_regulation(regulation)
+    now = utcnow()
+    refs = list(dict.fromkeys(kw.hasher.ref(k, v) for k, v in ids))
+    req = DsrRequest(
+        id=new_id(), kind=kind.value, status=Status.RECEIVED.value, regulation=reg.value,
+        deployment=str(dep.root.resolve()),
+        data_dir=str((dep.stores.base_dir or Path.cwd()).resolve()),
+        subject_refs=refs, sealed=vault(kw).seal({"identities": ids, "params": params}),
+        received_at=now, due_at=due_date(now, dep.policy.policy.rights.deadline(reg)),
+        updated_at=now, actor=actor, policy_version=dep.policy.version,
+        datamap_version=dep.datamap.version)
+    events = [AuditEvent(
+        action="request.received", actor=actor, object_type="request", object_id=req.id,
+        subject=refs[0], details={"kind": kind.value, "regulation": reg.value,
+                                  "due_at": req.due_at.isoformat(),
+                                  "identity_types": sorted({k for k, _ in ids})})]
+    if verified:  # the operator vouches for the identity at intake
+        events.append(transition(req, Status.VERIFIED, actor=actor))
+    with kw.control.session() as session:
+        session.add(req)
+        session.flush()
+        session.expunge(req)
+        kw.audit.append_many(session, events)
+    return req
+
+
+def verify(kw: Keepword, request_id: str, *, actor: str = "operator") -> RequestResult:
+    """The operator confirms the subject's identity: the request may now run."""
+    with kw.control.session() as session:
+        req = get(session, request_id, lock=True)
+        kw.audit.append(session, transition(req, Status.VERIFIED, actor=actor))
+        return RequestResult.of(req)
+
+
+def deny(kw: Keepword, request_id: str, reason: str, *, actor: str = "operator"
+         ) -> RequestResult:
+    with kw.control.session() as session:
+        req = get(session, request_id, lock=True)
+        kw.audit.append(session, transition(req, Status.DENIED, reason=reason, actor=actor))
+        return RequestResult.of(req)
+
+
+def approve(kw: Keepword, request_id: str, *, approved: bool, reason: str,
+            actor: str = "administrator") -> RequestResult:
+    """The organisation administrator's decision on a managed account's request."""
+    if not reason.strip():
+        raise InputError(Problem("give the administrator's --reason", Location(path=("reason",)),
+                                 code="no_reason"))
+    with kw.control.session() as session:
+        req = get(session, request_id, lock=True)
+        if req.status != Status.AWAITING_ADMINISTRATOR.value:
+            raise KeepwordError(f"request {request_id} is {req.status}, not awaiting an "
+                                "administrator")
+        req.admin_decision = "approved" if approved else "denied"
+        to = Status.VERIFIED if approved else Status.DENIED
+        kw.audit.append(session, transition(req, to, reason=reason, actor=actor,
+                                            details={"administrator": req.admin_decision}))
+        return RequestResult.of(req)
+
+
+def extend(kw: Keepword, request_id: str, reason: str, *, actor: str = "operator"
+           ) -> RequestResult:
+    """Extend the deadline once (GDPR Art. 12(3): by two months; CCPA: 45 days), with why."""
+    if not reason.strip():
+        raise InputError(Problem("an extension needs a --reason", Location(path=("reason",)),
+                                 code="no_reason"))
+    with kw.control.session() as session:
+        req = get(session, request_id, lock=True)
+        if req.extension_reason:
+            raise KeepwordError(f"request {request_id} was already extended")
+        if Status(req.status) not in (Status.RECEIVED, Status.VERIFIED, Status.PLANNED,
+                                      Status.RUNNING, Status.PAUSED,
+                                      Status.AWAITING_ADMINISTRATOR):
+            raise KeepwordError(f"request {request_id} is {req.status}")
+        policy = load_policy(Path(req.deployment) / "policy.yaml").policy
+        deadline = policy.rights.deadline(Regulation(req.regulation))
+        req.due_at = due_date(req.received_at, deadline, extended=True)
+        req.extension_reason = reason.strip()
+        kw.audit.append(session, AuditEvent(
+            action="request.extended", actor=actor, object_type="request", object_id=req.id,
+            subject=req.subject_refs[0] if req.subject_refs else None,
+            details={"due_at": req.due_at.isoformat(), "reason": req.extension_reason}))
+        return RequestResult.of(req)
+
+
+def show(kw: Keepword, request_id: str) -> RequestResult:
+    with kw.control.session() as session:
+        return RequestResult.of(get(session, request_id))
+
+
+def list_requests(kw: Keepword, *, status: str | None = None, limit: int = 100
+                  ) -> list[RequestResult]:
+    with kw.control.session() as session:
+        stmt = select(DsrRequest).order_by(DsrRequest.received_at.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(DsrRequest.status == status)
+        return [RequestResult.of(r) for r in session.execute(stmt).scalars()]
+
+
+def run(kw: Keepword, *, deployment: Deployment | None = None,
+        ids: Sequence[str] | None = None, resume: bool = False,
+        progress: Progress | None = None) -> list[RequestResult]:
+    """Execute the verified requests (and, with ``resume``, the planned, running and
+    paused ones): one batch per deployment and kind; journaled batches continue."""
+    wanted = {Status.VERIFIED} | ({Status.PLANNED, Status.RUNNING, Status.PAUSED}
+                                  if resume else set())
+    with kw.control.session() as session:
+        stmt = select(DsrRequest).where(DsrRequest.status.in_([s.value for s in wanted]))
+        if ids is not None:
+            stmt = stmt.where(DsrRequest.id.in_(list(ids)))
+        reqs = list(session.execute(stmt.order_by(DsrRequest.received_at)).scalars())
+    if deployment is not None:
+        root = str(deployment.root.resolve())
+        reqs = [r for r in reqs if r.deployment == root]
+    continuing: dict[str, list[DsrRequest]] = defaultdict(list)
+    fresh: dict[tuple[str, str, str], list[DsrRequest]] = defaultdict(list)
+    for r in reqs:
+        if r.batch_id and r.status != Status.VERIFIED.value:
+            continuing[r.batch_id].append(r)
+        else:
+            fresh[(r.deployment, r.data_dir, r.kind)].append(r)
+    deployments: dict[tuple[str, str], Deployment] = {}
+    try:
+        for batch_id, group in continuing.items():
+            dep = _deployment(deployments, group[0], deployment)
+            _check_versions(group[0], dep)
+            Batch(kw, dep, Kind(group[0].kind), progress).resume(batch_id, group)
+        for (_, _, kind), group in fresh.items():
+            dep = _deployment(deployments, group[0], deployment)
+            Batch(kw, dep, Kind(kind), progress).fresh(group)
+    finally:
+        for dep in deployments.values():
+            if dep is not deployment:
+                dep.close()
+    return [RequestResult.of(r) for r in reqs]
+
+
+def _deployment(cache: dict[tuple[str, str], Deployment], req: DsrRequest,
+                given: Deployment | None) -> Deployment:
+    if given is not None and str(given.root.resolve()) == req.deployment:
+        return given
+    key = (req.deployment, req.data_dir)
+    if key not in cache:
+        cache[key] = load_deployment(req.deployment, data_dir=Path(req.data_dir))
+    return cache[key]
+
+
+def _check_versions(req: DsrRequest, dep: Deployment) -> None:
+    if req.datamap_version and req.datamap_version != dep.datamap.version:
+        raise KeepwordError(f"request {req.id} was planned under another data map version; "
+                            "restore that data map to resume it, or deny the request")
+
+
+def dry_run(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
+            *, changes: Mapping[str, str] | None = None) -> RequestResult:
+    """The plan and the rows it would touch; nothing is recorded or changed."""
+    plan = _plan(dep)
+    ids = parse_identities(plan, identities)
+    s = Subject("dry-run", identities_of(ids))
+    conns = Connections(dep.stores, dep.datamap.datasets)
+    try:
+        walk = Walker(plan, conns).run([s])
+    finally:
+        conns.close()
+    result = RequestResult(None, kind.value, "dry-run", s.problem, found=walk.counts(s),
+                           extra={"queries": walk.queries})
+    if s.problem is not None:
+        return result
+    if kind is Kind.ERASURE:
+        changed = erase.plan_erasure(walk, dep.policy.policy, kw.hasher)
+    elif kind is Kind.RECTIFICATION:
+        typed = rectify.flatten(rectify.validate(plan, changes or {}))
+        changed = rectify.plan_rectification(walk, {s.key: typed})
+    else:
+        return result
+    result.plan = changed.steps()
+    result.outcome = changed.outcomes[s.key].as_dict()
+    return result
+
+
+def run_request(kw: Keepword, dep: Deployment, kind: Kind | str,
+                identities: Iterable[tuple[str, str]] | Mapping[str, str], *,
+                verified: bool = True, dry_run_only: bool = False, regulation: str = "gdpr",
+                changes: Mapping[str, str] | None = None, reason: str | None = None,
+                scope: str | None = None, lift: bool = False, actor: str = "operator",
+                progress: Progress | None = None) -> RequestResult:
+    """Submit, verify (the operator vouches for the identity), run; the result."""
+    kind = Kind(kind)
+    pairs = list(identities.items()) if isinstance(identities, Mapping) else list(identities)
+    if dry_run_only:
+        return dry_run(kw, dep, kind, pairs, changes=changes)
+    req = _create(kw, dep, kind, pairs, regulation=regulation, changes=changes, reason=reason,
+                  scope=scope, lift=lift, actor=actor, verified=verified)
+    if verified:
+        Batch(kw, dep, kind, progress).fresh([req])
+    return RequestResult.of(req)
+
+
+__all__ = [
+    "RequestResult", "approve", "deny", "dry_run", "extend", "list_requests", "new_id",
+    "parse_identities", "parse_identity_args", "run", "run_request", "show", "submit", "verify",
+]

@@ -1,0 +1,213 @@
+"""Erasure: exactly the subject's data goes, shared rows keep others' parts, proven."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from keepword.deployment import Deployment
+from keepword.requests import service
+from keepword.requests.journal import DsrStep
+from keepword.requests.lifecycle import DsrRequest, Kind, get
+from keepword.requests.plan import compile_plan
+from keepword.runtime import Keepword
+from keepword.subject_state import current_state
+from tests.requests.world import World
+
+Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+KEPT = {("invoices", "billing_name")}
+
+
+def personal(dep: Deployment) -> dict[str, tuple[str, ...]]:
+    plan = compile_plan(dep.datamap, "")
+    return {cp.key[1]: cp.personal for cp in plan.collections.values()}
+
+
+def assert_exactly_erased(world: World, dep: Deployment, before: Snapshot, after: Snapshot,
+                          people: set[int]) -> None:
+    """Only the erased people's rows changed; their data is gone but for what is kept."""
+    mine: dict[tuple[str, tuple[Any, ...]], str] = {}
+    for p in people:
+        mine.update(world.truth[p])
+    fields = personal(dep)
+    for table, rows in before.items():
+        for pk, row in rows.items():
+            now = after[table].get(pk)
+            role = mine.get((table, pk))
+            if role is None:
+                assert now == row, f"{table}{pk} of someone else changed"
+            elif role == "own" and now is not None:
+                for col in fields[table]:
+                    if (table, col) in KEPT:
+                        assert now[col] == row[col]
+                    elif row[col] is not None:
+                        assert now[col] != row[col], f"{table}{pk}.{col} still holds it"
+            elif role == "shared":
+                _shared_part_gone(table, row, now, people)
+    for p in people:
+        assert (p,) not in after["users"], "the person row itself is deleted"
+        values = {world.people[p].email, world.people[p].phone, f"Person {p}"} - {None}
+        for table, rows in after.items():
+            for row in rows.values():
+                assert not values & set(row.values()), f"person {p} still in {table}"
+
+
+def _shared_part_gone(table: str, row: dict[str, Any], now: dict[str, Any] | None,
+                      people: set[int]) -> None:
+    if table == "contacts":  # their own address-book entry: goes with them
+        assert now is None
+        return
+    assert now is not None
+    links = {"messages": [("sender_id", "sender_name"), ("recipient_id", "recipient_name")],
+             "users": [("referred_by", None)]}[table]
+    for link, named in links:
+        if row[link] in people:
+            assert now[link] is None and (named is None or now[named] is None)
+        else:
+            assert now[link] == row[link] and (named is None or now[named] == row[named])
+
+
+def test_erasure_is_exact_and_proven(world: World, dep: Deployment, rt: Keepword) -> None:
+    before = world.snapshot()
+    result = service.run_request(rt, dep, "erasure", {"email": world.people[3].email})
+    assert result.status == "completed", result.reason
+    assert result.proof and result.proof["ok"] and result.proof["steps_checked"] > 0
+    assert_exactly_erased(world, dep, before, world.snapshot(), {3})
+    kept = result.outcome["kept"] if result.outcome else []
+    assert [(k["collection"], k["field"], k["exception"]) for k in kept] == [
+        ("app.invoices", "billing_name", "invoices-tax")]
+    assert "Tax law" in kept[0]["ground"]
+    assert result.outcome and result.outcome["kept_for_others"] == {"app.comments": 1}
+
+
+def test_kept_data_is_restricted_and_sealed_data_purged(sqlite_world: World,
+                                                        sqlite_dep: Deployment,
+                                                        rt: Keepword) -> None:
+    p = sqlite_world.people[3]
+    result = service.run_request(rt, sqlite_dep, "erasure", {"email": p.email})
+    with rt.control.session() as session:
+        state = current_state(session, [rt.hasher.ref("email", p.email)])
+        steps = session.execute(select(DsrStep)).scalars().all()
+        req = get(session, result.id or "")
+        assert req.sealed is None and all(st.payload is None for st in steps)
+        assert all(st.status == "done" for st in steps)
+    assert state.restricted is not None and "invoices-tax" in state.restricted.reason
+    with rt.control.engine.connect() as conn:
+        assert rt.audit.verify(conn).ok
+        dump = b"".join(bytes(e["action"] + str(e["details"]), "utf8")
+                        for e in rt.audit.entries(conn))
+    assert p.email.encode() not in dump and b"Person 3" not in dump
+
+
+def test_a_batch_erases_several_people_exactly(sqlite_world: World, sqlite_dep: Deployment,
+                                               rt: Keepword) -> None:
+    before = sqlite_world.snapshot()
+    ids = []
+    for k in (3, 4, 7):
+        rid = service.submit(rt, sqlite_dep, Kind.ERASURE,
+                             [("email", sqlite_world.people[k].email)])
+        service.verify(rt, rid)
+        ids.append(rid)
+    results = service.run(rt, deployment=sqlite_dep)
+    assert {r.status for r in results} == {"completed"}
+    with rt.control.session() as session:
+        batches = {r.batch_id for r in session.execute(select(DsrRequest)).scalars()}
+    assert len(batches) == 1, "one batch for the three"
+    assert_exactly_erased(sqlite_world, sqlite_dep, before, sqlite_world.snapshot(), {3, 4, 7})
+
+
+def test_dry_run_changes_nothing(sqlite_world: World, sqlite_dep: Deployment,
+                                 rt: Keepword) -> None:
+    before = sqlite_world.snapshot()
+    result = service.run_request(rt, sqlite_dep, "erasure",
+                                 {"email": sqlite_world.people[3].email}, dry_run_only=True)
+    assert result.status == "dry-run" and result.plan
+    assert {"collection": "app.users", "op": "delete", "rows": 1, "fields": []} in result.plan
+    assert result.outcome and result.outcome["deleted"]["app.orders"] == len(
+        [k for k in sqlite_world.truth[3] if k[0] == "orders"])
+    assert sqlite_world.snapshot() == before
+    assert service.list_requests(rt) == []
+
+
+def test_managed_account_waits_for_its_administrator(sqlite_world: World,
+                                                     sqlite_dep: Deployment,
+                                                     rt: Keepword) -> None:
+    managed = min(sqlite_world.managed)
+    before = sqlite_world.snapshot()
+    result = service.run_request(rt, sqlite_dep, "erasure",
+                                 {"email": sqlite_world.people[managed].email})
+    assert result.status == "awaiting_administrator"
+    assert result.administrator == "app.users.admin_org=1"
+    assert sqlite_world.snapshot() == before
+    service.approve(rt, result.id or "", approved=True, reason="the group admin agrees")
+    service.run(rt, deployment=sqlite_dep)
+    assert service.show(rt, result.id or "").status == "completed"
+    assert_exactly_erased(sqlite_world, sqlite_dep, before, sqlite_world.snapshot(), {managed})
+
+
+def test_administrator_can_refuse(sqlite_world: World, sqlite_dep: Deployment,
+                                  rt: Keepword) -> None:
+    managed = min(sqlite_world.managed)
+    result = service.run_request(rt, sqlite_dep, "erasure",
+                                 {"email": sqlite_world.people[managed].email})
+    denied = service.approve(rt, result.id or "", approved=False, reason="legal hold")
+    assert denied.status == "denied" and denied.reason == "legal hold"
+
+
+def test_nothing_runs_before_verification(sqlite_world: World, sqlite_dep: Deployment,
+                                          rt: Keepword) -> None:
+    before = sqlite_world.snapshot()
+    result = service.run_request(rt, sqlite_dep, "erasure",
+                                 {"email": sqlite_world.people[3].email}, verified=False)
+    assert result.status == "received"
+    assert service.run(rt) == []
+    assert sqlite_world.snapshot() == before
+    service.verify(rt, result.id or "")
+    assert service.run(rt, deployment=sqlite_dep)[0].status == "completed"
+
+
+def test_unreachable_store_pauses_then_resumes(sqlite_world: World, sqlite_dep: Deployment,
+                                               rt: Keepword, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    before = sqlite_world.snapshot()
+    monkeypatch.setenv("KW_T_APP_URL", sqlite_world.env["KW_T_APP_URL"])  # crm is 'down'
+    result = service.run_request(rt, sqlite_dep, "erasure",
+                                 {"email": sqlite_world.people[3].email}, verified=False)
+    service.verify(rt, result.id or "")
+    paused = service.run(rt)[0]  # the deployment is loaded from the request, env as is
+    assert paused.status == "paused"
+    assert paused.reason == "store 'crm': environment variable KW_T_CRM_URL is not set"
+    assert sqlite_world.snapshot() == before  # nothing half-applied
+    monkeypatch.setenv("KW_T_CRM_URL", sqlite_world.env["KW_T_CRM_URL"])
+    assert service.run(rt) == []  # paused requests wait for resume
+    assert service.run(rt, resume=True)[0].status == "completed"
+    assert_exactly_erased(sqlite_world, sqlite_dep, before, sqlite_world.snapshot(), {3})
+
+
+def test_ambiguous_erasure_fails_and_changes_nothing(sqlite_world: World,
+                                                     sqlite_dep: Deployment,
+                                                     rt: Keepword) -> None:
+    before = sqlite_world.snapshot()
+    result = service.run_request(rt, sqlite_dep, "erasure", [
+        ("email", sqlite_world.people[1].email), ("email", sqlite_world.people[3].email)])
+    assert result.status == "failed" and "different people" in (result.reason or "")
+    assert sqlite_world.snapshot() == before
+
+
+def test_erasing_no_one_completes(sqlite_world: World, sqlite_dep: Deployment,
+                                  rt: Keepword) -> None:
+    result = service.run_request(rt, sqlite_dep, "erasure", {"email": "ghost@none.test"})
+    assert result.status == "completed" and result.proof and result.proof["ok"]
+    assert result.found == {}
+
+
+@pytest.mark.parametrize("kind", ["erasure"])
+def test_second_erasure_finds_nothing_left(sqlite_world: World, sqlite_dep: Deployment,
+                                           rt: Keepword, kind: str) -> None:
+    p = sqlite_world.people[6]
+    service.run_request(rt, sqlite_dep, kind, {"email": p.email})
+    again = service.run_request(rt, sqlite_dep, kind, {"account_id": "6"})
+    assert again.status == "completed"
+    assert again.outcome and not again.outcome["deleted"]

@@ -1,0 +1,133 @@
+"""Access and portability exports: complete, redacted, with the Art. 15 items."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from keepword.deployment import Deployment
+from keepword.disclosures import record_disclosure
+from keepword.requests import service
+from keepword.runtime import Keepword
+from tests.requests.world import World
+
+
+def open_export(path: str | None) -> tuple[dict[str, Any], zipfile.ZipFile]:
+    assert path and Path(path).exists()
+    assert Path(path).stat().st_mode & 0o077 == 0  # readable by its owner only
+    zf = zipfile.ZipFile(path)
+    return json.loads(zf.read("export.json")), zf
+
+
+def rows(export: dict[str, Any], collection: str) -> list[dict[str, Any]]:
+    return next((g["rows"] for g in export["data"] if f"{g['store']}.{g['collection']}"
+                 == collection), [])
+
+
+def test_access_exports_exactly_the_subjects_rows(world: World, dep: Deployment,
+                                                  rt: Keepword) -> None:
+    p = world.people[3]
+    result = service.run_request(rt, dep, "access", {"email": p.email})
+    assert result.status == "completed"
+    export, zf = open_export(result.export)
+    truth = world.truth[3]
+    for table in {t for t, _ in truth} - {"orgs", "order_items"}:  # no personal fields
+        name = ("crm." if table in ("leads", "lead_notes") else "app.") + table
+        got = rows(export, name)
+        own = [k for k, role in truth.items() if k[0] == table and role == "own"]
+        shared = [k for k, role in truth.items() if k[0] == table and role == "shared"]
+        assert len([r for r in got if r["_relation"] == "own"]) == len(own), table
+        # a shared row is shown when something in it is the subject's (a message to
+        # them); rows where they only appear by reference (their address-book entries
+        # about others, a person they referred) would show nothing but redactions
+        assert len([r for r in got if r["_relation"] == "shared"]) <= len(shared), table
+    assert len(rows(export, "app.messages")) == len(
+        [k for k in truth if k[0] == "messages"])
+    users = rows(export, "app.users")
+    me = next(r for r in users if r["_relation"] == "own")
+    assert me["email"] == p.email and me["name"] == "Person 3" and me["id"] == 3
+    assert set(zf.namelist()) >= {"export.json", "summary.html", "data/app.users.csv"}
+    parsed = list(csv.DictReader(io.StringIO(zf.read("data/app.orders.csv").decode())))
+    assert {r["note"] for r in parsed} == {r["note"] for r in world.rows["orders"]
+                                           if r["user_id"] == 3}
+
+
+def test_other_peoples_data_is_redacted(sqlite_world: World, sqlite_dep: Deployment,
+                                        rt: Keepword) -> None:
+    result = service.run_request(rt, sqlite_dep, "access", {"account_id": "3"})
+    export, zf = open_export(result.export)
+    for msg in rows(export, "app.messages"):
+        source = next(m for m in sqlite_world.rows["messages"] if m["body"] == msg["body"])
+        if source["sender_id"] != 3:
+            assert msg["sender_name"] == "[redacted]"
+        if source["recipient_id"] != 3:
+            assert msg["recipient_name"] == "[redacted]"
+        if 3 in (source["sender_id"], source["recipient_id"]):
+            assert "Person 3" in (msg["sender_name"], msg["recipient_name"])
+    referred = [r for r in rows(export, "app.users") if r["_relation"] == "shared"]
+    assert referred == []  # person 4's row shows nothing of person 3 but a reference
+    everything = json.dumps(export) + zf.read("summary.html").decode()
+    strangers = {q.email for k, q in sqlite_world.people.items() if k != 3}
+    in_my_book = {r["email"] for r in sqlite_world.rows["contacts"] if r["owner_id"] == 3}
+    for email in strangers - in_my_book:
+        assert email not in everything
+    for contact in rows(export, "app.contacts"):  # entries about others in my address book
+        if contact["email"] in in_my_book:
+            assert contact["name"] == "[redacted]" or contact["_relation"] == "own"
+
+
+def test_art15_items_restrictions_and_disclosures(sqlite_world: World,
+                                                  sqlite_dep: Deployment,
+                                                  rt: Keepword) -> None:
+    p = sqlite_world.people[3]
+    with rt.control.session() as session:
+        record_disclosure(session, rt.audit, refs=[rt.hasher.ref("email", p.email)],
+                          recipient="mailer", purpose="marketing",
+                          categories=["user.contact.email"], legal_basis="consent")
+    restricted = service.run_request(rt, sqlite_dep, "restriction", {"email": p.email},
+                                     reason="accuracy disputed (Ikcon 10.3)")
+    assert restricted.status == "completed"
+    result = service.run_request(rt, sqlite_dep, "access", {"phone": p.phone or ""})
+    export, zf = open_export(result.export)
+    email = next(c for c in export["categories"] if c["category"] == "user.contact.email")
+    assert {x["purpose"] for x in email["purposes"]} == {"service", "marketing"}
+    assert {x["legal_basis"] for x in email["purposes"]} == {"contract", "consent"}
+    assert [r["recipient"] for r in email["recipients"]] == ["mailer"]
+    assert email["retention"][0]["period"] == "30 days"
+    payment = next(c for c in export["categories"] if c["category"] == "user.payment")
+    assert payment["retention"][0]["exceptions"][0]["id"] == "invoices-tax"
+    assert export["restrictions"] == [{"kind": "restriction", "scope": "*",
+                                       "reason": "accuracy disputed (Ikcon 10.3)",
+                                       "since": export["restrictions"][0]["since"]}]
+    assert export["disclosures"][0]["recipient"] == "mailer"
+    assert "erasure" in export["rights"]["honoured"]
+    html = zf.read("summary.html").decode()
+    assert "accuracy disputed" in html and "Mail provider" in html and "CNIL" in html
+
+
+def test_no_one_gives_an_empty_export(sqlite_dep: Deployment, rt: Keepword) -> None:
+    result = service.run_request(rt, sqlite_dep, "portability", {"email": "ghost@x.test"})
+    export, zf = open_export(result.export)
+    assert result.status == "completed" and export["data"] == [] and result.found == {}
+    assert "We hold no personal data about you" in zf.read("summary.html").decode()
+
+
+def test_restriction_lifted_with_a_reason(sqlite_world: World, sqlite_dep: Deployment,
+                                          rt: Keepword) -> None:
+    from keepword.subject_state import current_state
+
+    p = sqlite_world.people[4]
+    service.run_request(rt, sqlite_dep, "objection", {"email": p.email}, reason="no profiling",
+                        scope="marketing")
+    service.run_request(rt, sqlite_dep, "restriction", {"email": p.email}, reason="dispute")
+    lifted = service.run_request(rt, sqlite_dep, "restriction", {"account_id": "4"},
+                                 reason="dispute settled", lift=True)
+    assert lifted.extra["recorded"] == "restriction lift"
+    with rt.control.session() as session:
+        state = current_state(session, [rt.hasher.ref("email", p.email)])
+    assert state.restricted is None
+    assert state.objection("marketing") is not None

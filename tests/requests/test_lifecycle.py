@@ -1,0 +1,101 @@
+"""Lifecycle: states, deadlines, extensions, the audit trail, sealed identities."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from keepword.deployment import Deployment
+from keepword.durations import Duration
+from keepword.errors import KeepwordError
+from keepword.policy.models import Deadline
+from keepword.requests import service
+from keepword.requests.lifecycle import DsrRequest, Kind, Status, Vault, due_date, transition
+from keepword.runtime import Keepword
+from tests.requests.world import World
+
+
+def test_deadlines() -> None:
+    received = datetime(2025, 1, 31, 12, tzinfo=UTC)
+    gdpr = Deadline(respond_within=Duration(months=1), extension=Duration(months=2))
+    ccpa = Deadline(respond_within=Duration(days=45), extension=Duration(days=45))
+    assert due_date(received, gdpr) == datetime(2025, 2, 28, 12, tzinfo=UTC)
+    assert due_date(received, gdpr, extended=True) == datetime(2025, 4, 28, 12, tzinfo=UTC)
+    assert due_date(received, ccpa) == datetime(2025, 3, 17, 12, tzinfo=UTC)
+    assert due_date(received, ccpa, extended=True) == datetime(2025, 5, 1, 12, tzinfo=UTC)
+
+
+def test_state_machine_refuses_skipping_verification() -> None:
+    req = DsrRequest(id="req_x", kind="erasure", status="received", regulation="gdpr",
+                     subject_refs=["hmac:1"])
+    with pytest.raises(KeepwordError, match="received; it cannot become running"):
+        transition(req, Status.RUNNING)
+    event = transition(req, Status.VERIFIED, actor="ops")
+    assert event.action == "request.verified" and event.subject == "hmac:1"
+    assert req.verified_at is not None
+
+
+def test_extension_needs_a_reason_and_happens_once(sqlite_world: World,
+                                                   sqlite_dep: Deployment,
+                                                   rt: Keepword) -> None:
+    rid = service.submit(rt, sqlite_dep, Kind.ACCESS, [("email", "a@b.test")],
+                         regulation="ccpa")
+    first = service.show(rt, rid)
+    extended = service.extend(rt, rid, "complex request across five stores")
+    assert (datetime.fromisoformat(extended.due_at or "")
+            - datetime.fromisoformat(first.due_at or "")).days == 45
+    with pytest.raises(KeepwordError, match="already extended"):
+        service.extend(rt, rid, "again")
+    with pytest.raises(Exception, match="reason"):
+        service.extend(rt, service.submit(rt, sqlite_dep, Kind.ACCESS,
+                                          [("email", "a@b.test")]), " ")
+
+
+def test_every_transition_is_audited_without_personal_data(sqlite_world: World,
+                                                           sqlite_dep: Deployment,
+                                                           rt: Keepword) -> None:
+    p = sqlite_world.people[4]
+    result = service.run_request(rt, sqlite_dep, "erasure", {"email": p.email})
+    with rt.control.engine.connect() as conn:
+        entries = list(rt.audit.entries(conn, object_id=result.id))
+        raw = conn.execute(text("SELECT * FROM dsr_requests")).all()
+        steps = conn.execute(text("SELECT * FROM dsr_steps")).all()
+    actions = [e["action"] for e in entries]
+    assert actions == ["request.received", "request.verified", "request.planned",
+                       "request.running", "request.completed"]
+    assert entries[-1]["details"]["proof_ok"] is True
+    assert {e["subject"] for e in entries} == {rt.hasher.ref("email", p.email)}
+    blob = repr(raw) + repr(steps) + repr(entries)
+    for secret in (p.email, p.phone, "Person 4"):
+        assert secret is None or secret not in blob
+
+
+def test_deny_and_unknown_request(sqlite_dep: Deployment, rt: Keepword) -> None:
+    rid = service.submit(rt, sqlite_dep, Kind.ERASURE, [("email", "a@b.test")])
+    denied = service.deny(rt, rid, "identity could not be verified")
+    assert denied.status == "denied" and denied.reason == "identity could not be verified"
+    with pytest.raises(KeepwordError, match="no request"):
+        service.show(rt, "req_missing")
+    with pytest.raises(KeepwordError, match="not awaiting"):
+        service.approve(rt, rid, approved=True, reason="ok")
+
+
+def test_vault_round_trip_and_wrong_key() -> None:
+    sealed = Vault(b"k" * 32).seal({"identities": [["email", "a@b.c"]]})
+    assert b"a@b.c" not in sealed
+    assert Vault(b"k" * 32).open(sealed) == {"identities": [["email", "a@b.c"]]}
+    with pytest.raises(KeepwordError, match="cannot be opened"):
+        Vault(b"z" * 32).open(sealed)
+
+
+def test_objection_needs_a_known_purpose_and_a_reason(sqlite_dep: Deployment,
+                                                      rt: Keepword) -> None:
+    from keepword.errors import InputError
+
+    with pytest.raises(InputError, match="unknown purpose 'spam'"):
+        service.submit(rt, sqlite_dep, Kind.OBJECTION, [("email", "a@b.test")],
+                       reason="no", scope="spam")
+    with pytest.raises(InputError, match="needs a --reason"):
+        service.submit(rt, sqlite_dep, Kind.RESTRICTION, [("email", "a@b.test")])
