@@ -23,7 +23,7 @@ from keepword.datamap.graph import Table, edges, personal_tables, reachable_tabl
 from keepword.deployment import Deployment
 from keepword.errors import Location, Problem, StoreError
 from keepword.policy.models import Policy, RetentionRule
-from keepword.promises import MECHANISMS
+from keepword.promises import MECHANISMS, is_live
 
 LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}
 
@@ -393,7 +393,10 @@ def _promise_status(ctx: _Ctx) -> list[PromiseStatus]:
     out = []
     for promise in ctx.policy.promises:
         names = [ref.mechanism for ref in promise.enforced_by]
-        not_live = [n for n in names if not (n in MECHANISMS and MECHANISMS[n].live)]
+        not_live = [ref.mechanism if ref.target is None or MECHANISMS.get(ref.mechanism) is None
+                    or MECHANISMS[ref.mechanism].live_targets is None
+                    else f"{ref.mechanism} -> {ref.target}"
+                    for ref in promise.enforced_by if not is_live(ref.mechanism, ref.target)]
         unresolved = [f"{ref.mechanism} -> {ref.target}" for ref in promise.enforced_by
                       if ref.mechanism == "datamap.minimised_collection"
                       and not _collection_exists(ctx.dm, ref.target)]

@@ -24,6 +24,12 @@ class Mechanism:
     description: str
     target: TargetKind
     live: bool  # implemented and exercised by the test suite in this version
+    live_targets: frozenset[str] | None = None  # when only some targets are live
+
+    def is_live(self, target: str | None) -> bool:
+        if not self.live:
+            return False
+        return self.live_targets is None or target in self.live_targets
 
 
 MECHANISMS: dict[str, Mechanism] = {
@@ -46,8 +52,11 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism("transfer.safeguard",
                   "policy lint fails if a recipient outside the EEA has no safeguard",
                   "recipient", True),
-        Mechanism("right", "the data subject right is fulfilled by keepword requests",
-                  "right", True),
+        Mechanism("right", "the data subject right is fulfilled by keepword requests "
+                  "(withdrawal and opt-out by the consent ledger)", "right", True,
+                  frozenset({"access", "portability", "rectification", "erasure",
+                             "restriction", "objection", "withdraw_consent",
+                             "opt_out_of_sale"})),
         Mechanism("requests.redact_others", "access exports redact other people's data",
                   "none", True),
         Mechanism("requests.admin_routing",
@@ -90,3 +99,7 @@ MECHANISMS: dict[str, Mechanism] = {
 }
 
 
+def is_live(name: str, target: str | None = None) -> bool:
+    """Whether keepword runs mechanism ``name`` for ``target`` in this version."""
+    mech = MECHANISMS.get(name)
+    return mech is not None and mech.is_live(target)

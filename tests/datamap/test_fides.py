@@ -88,6 +88,7 @@ def datasets(draw: st.DrawFn) -> Dataset:
             primary_key=draw(st.lists(st.sampled_from(cols), min_size=1, unique=True)),
             tenant_field=draw(st.none() | st.sampled_from(cols)),
             administered_by=draw(st.none() | st.sampled_from(cols)),
+            belongs_to=draw(st.none() | st.sampled_from(cols)),
             fields={c: draw(fields(t, cols, targets)) for c in cols})
     return Dataset(dataset=key, name=draw(texts), description=draw(texts),
                    store=draw(stores), collections=collections)

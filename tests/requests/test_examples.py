@@ -119,5 +119,12 @@ def test_a_prospect_who_never_signed_up(tmp_path: Path, rt: Keepword) -> None:
         assert result.status == "completed" and result.proof and result.proof["ok"]
         everything = ex.everything()
         assert prospect["email"] not in everything and prospect["phone"] not in everything
+        engine = ex.dep.stores.engine(ex.dep.datamap.dataset("iko_app"))
+        with engine.connect() as conn:
+            cid = int(prospect["contact_id"])
+            left = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t} WHERE {c} = :c"),
+                                    {"c": cid}).scalar_one()
+                    for t, c in (("contacts", "id"), ("contact_tags", "contact_id"))}
+        assert left == {"contacts": 0, "contact_tags": 0}, "the whole profile must go"
     finally:
         ex.dep.close()

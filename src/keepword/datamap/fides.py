@@ -118,6 +118,7 @@ class CollectionNotes(_Strict):
     primary_key: list[str] | None = None  # only when composite (Fides sorts fields by name)
     tenant_field: str | None = None
     administered_by: str | None = None
+    belongs_to: str | None = None
     fields: dict[str, FieldNotes] = {}
 
 
@@ -171,6 +172,7 @@ def export_dataset(ds: Dataset) -> dict[str, Any]:
         cnotes = _compact({
             "primary_key": list(coll.primary_key) if len(coll.primary_key) > 1 else None,
             "tenant_field": coll.tenant_field, "administered_by": coll.administered_by,
+            "belongs_to": coll.belongs_to,
             "fields": field_notes})
         if cnotes:
             notes[ckey] = cnotes
@@ -282,6 +284,7 @@ class _Importer:
             "description": coll.description,
             "subject": coll.data_subjects[0] if coll.data_subjects else None, "primary_key": pk,
             "tenant_field": notes.tenant_field, "administered_by": notes.administered_by,
+            "belongs_to": notes.belongs_to,
         }) | {"fields": fields}
 
     def dataset(self, fds: FidesDataset, i: int) -> Dataset:
