@@ -27,6 +27,13 @@ def test_demo_builds_checks_and_keeps_every_scene(tmp_path: Path) -> None:
         assert scenes and all(s["kept"] for s in scenes)
         decisions = [s["decision"]["decision"] for s in scenes if s["decision"]]
         assert "ALLOW" in decisions and "DENY" in decisions
+        requests = company["sections"]["requests"]
+        assert requests and all(s["kept"] for s in requests)
+        erasures = [s for s in requests if s["kind"] == "erasure" and s["status"] == "completed"]
+        assert erasures and all(s["proof"]["ok"] and not s["proof"]["residual"]
+                                for s in erasures)
+        exports = [Path(s["export"]) for s in requests if s["kind"] == "access"]
+        assert exports and all(p.suffix == ".zip" and p.stat().st_size > 0 for p in exports)
     assert companies["ikcon"]["name"] == "Ikcon Global"
     assert any("15-year-old" in s["label"] for s in companies["ikcon"]["sections"]["consent"])
 

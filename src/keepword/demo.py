@@ -20,7 +20,7 @@ from typing import Any
 
 from keepword.check import CheckReport, run_check
 from keepword.decide.decider import Decider
-from keepword.demo_stories import STORIES
+from keepword.demo_stories import STORIES, requests_story
 from keepword.deployment import Deployment, load_deployment
 from keepword.errors import KeepwordError
 from keepword.notice import render_notice
@@ -118,6 +118,12 @@ def write_documents(dep: Deployment, out: Path) -> dict[str, Path]:
         path.write_text(text, encoding="utf-8")
         written[name] = path
     return written
+
+
+def requests_step(ctx: DemoContext) -> None:
+    """An access export and erasures with their proof, on the company's planted people."""
+    ctx.company.sections["requests"] = requests_story(ctx.runtime, ctx.deployment,
+                                                      ctx.company.key, ctx.company.people)
 
 
 def run_company(key: str, out: Path, runtime: Keepword, *, size: int,

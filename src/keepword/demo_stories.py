@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from keepword.decide.decider import Decider
 from keepword.decide.reasons import Decision
 from keepword.decide.subject import Subject
+from keepword.deployment import Deployment
+from keepword.requests.service import RequestResult, run_request
+from keepword.runtime import Keepword
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,54 @@ STORIES: dict[str, Callable[[Decider, dict[str, dict[str, str]]], list[Scene]]] 
     "ikcon": ikcon_consent,
     "iko": iko_consent,
 }
+
+
+# --- data subject requests ------------------------------------------------------------
+
+# (who, kind, the status the policy promises, what the scene shows)
+REQUESTS: dict[str, list[tuple[str, str, str, str]]] = {
+    "ikcon": [
+        ("customer", "access", "completed", "§10.1 a copy of a customer's data"),
+        ("customer", "erasure", "completed", "§6.1 the customer's data deleted, with proof"),
+        ("managed_user", "erasure", "awaiting_administrator",
+         "§10.1 a managed user's erasure goes to the group administrator first"),
+    ],
+    "iko": [
+        ("prospect", "access", "completed",
+         "a prospect who never signed up sees their profile"),
+        ("prospect", "erasure", "completed",
+         "the prospect's profile completely deleted, with proof"),
+    ],
+}
+
+
+def _request_summary(result: RequestResult) -> str:
+    if result.kind == "access":
+        rows = sum(result.found.values())
+        name = Path(result.export).name if result.export else "no export"
+        return f"{rows} rows in {len(result.found)} collections -> {name}"
+    outcome, proof = result.outcome or {}, result.proof or {}
+    if not outcome:
+        return result.reason or result.status
+    deleted = sum(outcome.get("deleted", {}).values())
+    updated = sum(outcome.get("updated", {}).values())
+    kept = sorted({k["exception"] for k in outcome.get("kept", [])})
+    text = f"{deleted} rows deleted, {updated} updated"
+    if kept:
+        text += f"; kept under {', '.join(kept)}"
+    residual = len(proof.get("residual", []))
+    return text + (f"; proof: {'nothing left' if proof.get('ok') else f'{residual} residual'}")
+
+
+def requests_story(kw: Keepword, dep: Deployment, key: str,
+                   people: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Run each request end to end on the generated stores; record what happened."""
+    scenes = []
+    for who, kind, promised, label in REQUESTS.get(key, []):
+        result = run_request(kw, dep, kind, {"email": people[who]["email"]})
+        proof_ok = result.proof is None or bool(result.proof.get("ok"))
+        scenes.append({"label": label, "kind": kind, "status": result.status,
+                       "kept": result.status == promised and proof_ok,
+                       "summary": _request_summary(result), "export": result.export,
+                       "proof": result.proof, "request": result.id})
+    return scenes

@@ -17,6 +17,7 @@ from keepword.demo import (
     DemoContext,
     consent_step,
     demo_runtime,
+    requests_step,
     run_company,
 )
 
@@ -47,7 +48,8 @@ def _summary(demo: CompanyDemo) -> Panel:
         promises.add_row(p.id, p.source, mark)
     files = ", ".join(str(path) for path in demo.files.values())
     body = Table.grid()
-    for part in (grid, cats, policy_purposes, promises, _consent_table(demo)):
+    for part in (grid, cats, policy_purposes, promises, _consent_table(demo),
+                 _requests_table(demo)):
         body.add_row(part)
     body.add_row(f"[dim]written: {files}[/]")
     return Panel(body, title=f"[bold]{demo.name}[/]", title_align="left")
@@ -65,6 +67,16 @@ def _consent_table(demo: CompanyDemo) -> Table:
         why = "; ".join(r["message"] for r in decision["reasons"][:2])
         answer = f"[{colour}]{decision['decision']}[/]" + (f" [dim]{why}[/]" if why else "")
         table.add_row(scene["label"], answer, "[green]yes[/]" if scene["kept"] else "[red]NO[/]")
+    return table
+
+
+def _requests_table(demo: CompanyDemo) -> Table:
+    table = Table("request", "result", "as promised", title="Data subject requests",
+                  title_justify="left")
+    for scene in demo.sections.get("requests", []):
+        colour = "green" if scene["status"] == "completed" else "yellow"
+        table.add_row(scene["label"], f"[{colour}]{scene['status']}[/] {scene['summary']}",
+                      "[green]yes[/]" if scene["kept"] else "[red]NO[/]")
     return table
 
 
@@ -93,7 +105,7 @@ def _run(out: Path, size: int, as_json: bool) -> None:
                   console.status(f"building the {key} deployment ({size} customers)..."))
         with status:
             results.append(run_company(key, out, runtime, size=size,
-                                       steps=[_purposes_section, consent_step]))
+                                       steps=[_purposes_section, consent_step, requests_step]))
     runtime.close()
     if as_json:
         print_json([d.as_dict() for d in results])
