@@ -5,6 +5,6 @@ Add a line here when a concept gets tables of its own."""
 from keepword import audit, subject_state  # noqa: F401
 from keepword.consent import tables as consent_tables  # noqa: F401
 from keepword.control.base import Base
-from keepword.requests import journal, lifecycle  # noqa: F401
+from keepword.requests import claims, journal, lifecycle  # noqa: F401
 
 metadata = Base.metadata

@@ -25,6 +25,7 @@ from keepword.control.base import utcnow
 from keepword.deployment import Deployment
 from keepword.errors import StoreError
 from keepword.requests import erase, export, journal, proof, rectify
+from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import DsrRequest, Kind, Status, Vault, new_id, save, transition
 from keepword.requests.ops import Op, apply
 from keepword.requests.plan import Plan, compile_plan
@@ -62,6 +63,7 @@ class Batch:
     dep: Deployment
     kind: Kind
     progress: Progress | None = None
+    claimant: Claimant | None = None  # renews its leases with each state change
 
     def __post_init__(self) -> None:
         self.plan: Plan = compile_plan(self.dep.datamap, self.dep.policy.version)
@@ -88,6 +90,8 @@ class Batch:
                 also(session)
             save(session, reqs)
             self.kw.audit.append_many(session, events)
+            if self.claimant is not None:
+                self.claimant.renew(session, [r.id for r in reqs])
 
     # -- entry points ------------------------------------------------------------
     def fresh(self, reqs: Sequence[DsrRequest]) -> None:

@@ -24,6 +24,7 @@ from keepword.policy import load_policy
 from keepword.policy.models import Regulation
 from keepword.requests import erase, rectify
 from keepword.requests.batch import Batch, Progress, identities_of, vault
+from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
     DsrRequest,
     Kind,
@@ -251,6 +252,17 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
     paused ones): one batch per deployment and kind; journaled batches continue."""
     wanted = {Status.VERIFIED} | ({Status.PLANNED, Status.RUNNING, Status.PAUSED}
                                   if resume else set())
+    claimant = Claimant(new_id("run"))
+    try:
+        reqs = _claim_wanted(kw, claimant, wanted, ids, deployment)
+        _run_claimed(kw, claimant, reqs, deployment, progress)
+    finally:
+        claimant.release(kw.control)
+    return [RequestResult.of(r) for r in reqs]
+
+
+def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
+            deployment: Deployment | None) -> list[DsrRequest]:
     with kw.control.session() as session:
         stmt = select(DsrRequest).where(DsrRequest.status.in_([s.value for s in wanted]))
         if ids is not None:
@@ -259,6 +271,19 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
     if deployment is not None:
         root = str(deployment.root.resolve())
         reqs = [r for r in reqs if r.deployment == root]
+    return reqs
+
+
+def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
+                  ids: Sequence[str] | None, deployment: Deployment | None
+                  ) -> list[DsrRequest]:
+    """Claim the candidates, then read them again: another runner may have moved them."""
+    held = claimant.claim(kw.control, [r.id for r in _select(kw, wanted, ids, deployment)])
+    return _select(kw, wanted, held, deployment) if held else []
+
+
+def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[DsrRequest],
+                 deployment: Deployment | None, progress: Progress | None) -> None:
     continuing: dict[str, list[DsrRequest]] = defaultdict(list)
     fresh: dict[tuple[str, str, str], list[DsrRequest]] = defaultdict(list)
     for r in reqs:
@@ -271,15 +296,14 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
         for batch_id, group in continuing.items():
             dep = _deployment(deployments, group[0], deployment)
             _check_versions(group[0], dep)
-            Batch(kw, dep, Kind(group[0].kind), progress).resume(batch_id, group)
+            Batch(kw, dep, Kind(group[0].kind), progress, claimant).resume(batch_id, group)
         for (_, _, kind), group in fresh.items():
             dep = _deployment(deployments, group[0], deployment)
-            Batch(kw, dep, Kind(kind), progress).fresh(group)
+            Batch(kw, dep, Kind(kind), progress, claimant).fresh(group)
     finally:
         for dep in deployments.values():
             if dep is not deployment:
                 dep.close()
-    return [RequestResult.of(r) for r in reqs]
 
 
 def _deployment(cache: dict[tuple[str, str], Deployment], req: DsrRequest,
@@ -339,7 +363,12 @@ def run_request(kw: Keepword, dep: Deployment, kind: Kind | str,
     req = _create(kw, dep, kind, pairs, regulation=regulation, changes=changes, reason=reason,
                   scope=scope, lift=lift, actor=actor, verified=verified)
     if verified:
-        Batch(kw, dep, kind, progress).fresh([req])
+        claimant = Claimant(new_id("run"))
+        try:
+            if claimant.claim(kw.control, [req.id]):
+                Batch(kw, dep, kind, progress, claimant).fresh([req])
+        finally:
+            claimant.release(kw.control)
     return RequestResult.of(req)
 
 

@@ -1,0 +1,94 @@
+"""Claims: one runner at a time per request.
+
+``keepword requests run`` may run in several processes or machines (cron, a
+worker pool). Before touching a request a runner claims it: one row per
+request, with the owner, its host and pid, and a lease. A claim can be taken
+over only when its lease ran out or when its owner is a process of this host
+that no longer exists — so after ``kill -9`` a resume on the same machine
+carries on at once, while a live runner elsewhere is never overtaken.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from keepword.control.base import Base, UTCDateTime, utcnow
+from keepword.control.store import ControlStore
+
+LEASE = timedelta(minutes=15)
+
+
+class RequestClaim(Base):
+    __tablename__ = "request_claims"
+
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@dataclass
+class Claimant:
+    """This runner: claims requests, renews its leases, lets go at the end."""
+
+    owner: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    def claim(self, store: ControlStore, ids: Sequence[str]) -> list[str]:
+        """The subset of ``ids`` this runner now holds (others are being run elsewhere)."""
+        if not ids:
+            return []
+        for _ in range(3):  # a concurrent runner may insert the same row first
+            try:
+                with store.session() as session:
+                    return self._claim(session, list(ids))
+            except IntegrityError:
+                continue
+        return []
+
+    def _claim(self, session: Session, ids: list[str]) -> list[str]:
+        now = utcnow()
+        rows = session.execute(select(RequestClaim).where(RequestClaim.request_id.in_(ids))
+                               ).scalars().all()
+        stale = [c.request_id for c in rows if c.owner != self.owner and (
+            c.until <= now or (c.host == self.host and not _alive(c.pid)))]
+        if stale:
+            session.execute(delete(RequestClaim).where(RequestClaim.request_id.in_(stale)))
+        held = {c.request_id for c in rows if c.request_id not in stale}
+        mine = {c.request_id for c in rows if c.owner == self.owner}
+        free = [i for i in ids if i not in held]
+        session.add_all(RequestClaim(request_id=i, owner=self.owner, host=self.host,
+                                     pid=self.pid, until=now + LEASE) for i in free)
+        session.flush()
+        return [i for i in ids if i in mine or i in free]
+
+    def renew(self, session: Session, ids: Sequence[str]) -> None:
+        """Extend the lease on ``ids`` (called with each state change of a batch)."""
+        if ids:
+            session.execute(update(RequestClaim).where(
+                RequestClaim.request_id.in_(list(ids)), RequestClaim.owner == self.owner
+            ).values(until=utcnow() + LEASE))
+
+    def release(self, store: ControlStore) -> None:
+        with store.session() as session:
+            session.execute(delete(RequestClaim).where(RequestClaim.owner == self.owner))
