@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +16,7 @@ from typer.testing import CliRunner
 
 from keepword.check import CheckReport, run_check
 from keepword.cli import app
+from keepword.demo import load_generator
 from keepword.deployment import Deployment, load_deployment
 from keepword.promises import MECHANISMS
 from tests.corpus.store import create_store
@@ -243,13 +242,7 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def _generator(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_check_{name}_generate",
-                                                  EXAMPLES / name / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_generator(EXAMPLES / name)
 
 
 @pytest.mark.parametrize("name", ["ikcon", "iko"])

@@ -6,8 +6,6 @@ column the data map annotates must exist in what it builds.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from sqlalchemy.engine import URL
 
 from keepword import taxonomy
 from keepword.datamap import DataMap, FieldAddress, load_datamap
+from keepword.demo import load_generator
 from keepword.policy import LoadedPolicy, load_policy
 from keepword.policy.models import EEA, LegalBasis, RecipientKind
 from keepword.promises import MECHANISMS
@@ -31,12 +30,7 @@ SMALL = 12
 
 
 def _import_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ikcon_generate", ROOT / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_generator(ROOT)
 
 
 gen = _import_generator()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from keepword import taxonomy
 from keepword.datamap import DataMap, load_datamap
+from keepword.demo import load_generator
 from keepword.durations import Duration
 from keepword.policy import LoadedPolicy, load_policy
 from keepword.policy.models import LegalBasis, Policy, RecipientKind, Right
@@ -26,12 +26,7 @@ NOW = datetime(2026, 1, 15)
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("iko_generate", ROOT / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_generator(ROOT)
 
 
 gen = _generator()

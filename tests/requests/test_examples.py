@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from keepword.demo import load_generator
 from keepword.deployment import Deployment, load_deployment
 from keepword.requests import service
 from keepword.runtime import Keepword
@@ -22,13 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _generator(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_generate_requests",
-                                                  EXAMPLES / name / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_generator(EXAMPLES / name)
 
 
 class Example:

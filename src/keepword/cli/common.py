@@ -52,6 +52,18 @@ def report_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def write_output(text: str, out: Path | None) -> None:
+    """Write ``text`` to ``out``, or to standard output when no file is given."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError.at(f"cannot write the file ({type(exc).__name__})", out) from None
+    err_console.print(f"wrote {out}", highlight=False)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
-from keepword.cli.common import JsonOption, console, err_console, print_json, report_errors
+from keepword.cli.common import (
+    JsonOption,
+    console,
+    err_console,
+    print_json,
+    report_errors,
+    write_output,
+)
 from keepword.datamap import StoreKind, load_datamap
 from keepword.datamap.fides import export_fides_yaml, import_fides_file, write_datasets
 from keepword.errors import InputError
@@ -48,15 +54,7 @@ def import_fides(fides_file: Path = FidesFileArgument, out: Path = ImportOutOpti
 def export_fides(datasets: Path = DatasetsArgument, out: Path | None = ExportOutOption) -> None:
     """Write the data map as one Fides dataset YAML file (keepword notes under meta)."""
     dm = load_datamap(datasets)
-    text = export_fides_yaml(loaded.dataset for loaded in dm.datasets.values())
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError.at(f"cannot write the file ({type(exc).__name__})", out) from None
-    err_console.print(f"wrote {out}", highlight=False)
+    write_output(export_fides_yaml(loaded.dataset for loaded in dm.datasets.values()), out)
 
 
 def register(app: typer.Typer) -> None:

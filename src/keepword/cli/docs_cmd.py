@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from keepword.cli.common import err_console, report_errors
-from keepword.errors import InputError
+from keepword.cli.common import report_errors, write_output
 from keepword.notice import render_notice
 from keepword.policy import load_policy, short_version
 from keepword.ropa import ropa_csv, ropa_json
@@ -30,16 +28,6 @@ class RopaFormat(StrEnum):
     JSON = "json"
 
 
-def _write(text: str, out: Path | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError.at(f"cannot write the file ({type(exc).__name__})", out) from None
-    err_console.print(f"wrote {out}", highlight=False)
-
 
 @report_errors
 def notice(path: Path = PathArgument,
@@ -48,7 +36,7 @@ def notice(path: Path = PathArgument,
     """Render the policy as a privacy notice (GDPR Art. 13/14)."""
     loaded = load_policy(path)
     text = render_notice(loaded.policy, fmt.value, version=short_version(loaded.version))
-    _write(text, out)
+    write_output(text, out)
 
 
 @report_errors
@@ -59,7 +47,7 @@ def ropa(path: Path = PathArgument,
     loaded = load_policy(path)
     text = (ropa_csv(loaded.policy) if fmt is RopaFormat.CSV
             else ropa_json(loaded.policy, loaded.version))
-    _write(text, out)
+    write_output(text, out)
 
 
 def register(app: typer.Typer) -> None:
