@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,8 +13,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
-from keepword.errors import InputError, KeepwordError
+from keepword.errors import InputError, KeepwordError, driver_error
 from keepword.runtime import Keepword
 from keepword.settings import load_settings
 
@@ -48,6 +50,15 @@ def report_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except KeepwordError as exc:
             err_console.print(f"[bold red]error[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except SQLAlchemyError as exc:
+            # A driver's message can quote bound parameters: personal data. Name the
+            # error only, unless the operator asks for the details.
+            if os.environ.get("KEEPWORD_DEBUG"):
+                raise
+            err_console.print(f"[bold red]error[/] a database answered {driver_error(exc)}; "
+                              "details withheld as they may hold personal data "
+                              "(KEEPWORD_DEBUG=1 shows them)", highlight=False, soft_wrap=True)
+            raise typer.Exit(3) from None
 
     return wrapper
 
