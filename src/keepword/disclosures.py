@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, insert, select
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.audit import AuditEvent, AuditLog
@@ -93,15 +93,19 @@ def record_disclosure(session: Session, audit: AuditLog, *, refs: Sequence[str],
     return event_id
 
 
+_d = DisclosureRow.__table__
+# Built once (Core, expanding IN): every access request reads this.
+_BY_REFS = (select(_d.c.event_id, _d.c.recipient, _d.c.purpose, _d.c.categories,
+                   _d.c.legal_basis, _d.c.at)
+            .where(_d.c.subject_ref.in_(bindparam("refs", expanding=True)))
+            .order_by(_d.c.at, _d.c.id))
+
+
 def disclosures_for(session: Session, refs: Sequence[str]) -> list[Disclosure]:
     """Every disclosure of the person's data, oldest first (for the access export)."""
     if not refs:
         return []
-    rows = session.execute(
-        select(DisclosureRow.event_id, DisclosureRow.recipient, DisclosureRow.purpose,
-               DisclosureRow.categories, DisclosureRow.legal_basis, DisclosureRow.at)
-        .where(DisclosureRow.subject_ref.in_(refs))
-        .order_by(DisclosureRow.at, DisclosureRow.id))
+    rows = session.execute(_BY_REFS, {"refs": list(refs)})
     seen: dict[str, Disclosure] = {}
     for event_id, recipient, purpose, cats, basis, at in rows:
         seen.setdefault(event_id, Disclosure(event_id, recipient, purpose, tuple(cats), basis,

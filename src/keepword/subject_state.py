@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy import BigInteger, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
@@ -45,6 +45,13 @@ class SubjectStateEvent(Base):
     reason: Mapped[str] = mapped_column(String(500))
     request_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+_t = SubjectStateEvent.__table__
+# Built once (Core, expanding IN): the access path reads this on every request.
+_BY_REFS = (select(_t.c.kind, _t.c.action, _t.c.scope, _t.c.reason, _t.c.request_id, _t.c.at)
+            .where(_t.c.subject_ref.in_(bindparam("refs", expanding=True)))
+            .order_by(_t.c.at, _t.c.id))
 
 
 @dataclass(frozen=True)
@@ -89,15 +96,11 @@ def current_state(session: Session, subject_refs: Sequence[str]) -> SubjectState
     """Replay the events of every reference; the last event per (kind, scope) wins."""
     if not subject_refs:
         return SubjectState()
-    rows = session.execute(
-        select(SubjectStateEvent).where(SubjectStateEvent.subject_ref.in_(subject_refs))
-        .order_by(SubjectStateEvent.at, SubjectStateEvent.id)).scalars()
+    rows = session.execute(_BY_REFS, {"refs": list(subject_refs)})
     live: dict[tuple[str, str], Restriction | None] = {}
-    for ev in rows:
-        key = (ev.kind, ev.scope)
-        if ev.action == StateAction.SET.value:
-            live[key] = Restriction(StateKind(ev.kind), ev.scope, ev.reason, ev.at,
-                                    ev.request_id)
+    for kind, action, scope, reason, request_id, at in rows:
+        if action == StateAction.SET.value:
+            live[(kind, scope)] = Restriction(StateKind(kind), scope, reason, at, request_id)
         else:
-            live[key] = None
+            live[(kind, scope)] = None
     return SubjectState(tuple(r for r in live.values() if r is not None))

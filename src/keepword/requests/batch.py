@@ -13,8 +13,11 @@ set-based UPDATE per phase, in the same transaction as the audit entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,19 @@ from keepword.deployment import Deployment
 from keepword.errors import StoreError
 from keepword.requests import erase, export, journal, proof, rectify
 from keepword.requests.claims import Claimant
-from keepword.requests.lifecycle import DsrRequest, Kind, Status, Vault, new_id, save, transition
-from keepword.requests.ops import Op, apply
+from keepword.requests.lifecycle import (
+    MOVED,
+    MUTABLE,
+    DsrRequest,
+    Kind,
+    Status,
+    Vault,
+    insert_new,
+    new_id,
+    save,
+    transition,
+)
+from keepword.requests.ops import Op, apply_many
 from keepword.requests.plan import Plan, compile_plan
 from keepword.requests.walk import Connections, Subject, Walker, WalkResult
 from keepword.runtime import Keepword
@@ -38,7 +52,13 @@ PAUSABLE = frozenset({Status.VERIFIED, Status.PLANNED, Status.RUNNING, Status.PA
 
 
 def vault(kw: Keepword) -> Vault:
-    return Vault(kw.hasher.derive("requests-vault"))
+    return _vault(kw.hasher.derive("requests-vault"))
+
+
+@lru_cache(maxsize=8)
+def _vault(key: bytes) -> Vault:
+    """One Fernet per key (built once: each request and batch asks for it)."""
+    return Vault(key)
 
 
 def refs_of(kw: Keepword, identities: Mapping[str, Any]) -> list[str]:
@@ -73,6 +93,14 @@ class Batch:
         self.reqs: dict[str, DsrRequest] = {}
         self.sealed: dict[str, dict[str, Any]] = {}
         self.batch_id = ""
+        self._done: list[tuple[int, int]] = []  # applied steps not yet marked done
+        self._todo: list[tuple[int, Op]] | None = None  # journaled, first unit started
+        self._ops: list[Op] | None = None  # every step of the batch (for the proof)
+        self._phase = 0
+        self._walked: dict[str, Subject] = {}  # subjects walked in this run, by request
+        self.release_claims = False  # the batch's claims end with its final commit
+        self.new: list[DsrRequest] = []  # run at intake: recorded with the first commit
+        self.intake: list[AuditEvent] = []  # their intake events, written first
 
     def _tick(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -83,20 +111,45 @@ class Batch:
         self.sealed = {r.id: self.vault.open(r.sealed) or {} for r in reqs}
 
     def _commit(self, reqs: Sequence[DsrRequest], events: Sequence[AuditEvent],
-                also: Callable[[Session], None] | None = None) -> None:
+                also: Callable[[Session], None] | None = None,
+                cols: Sequence[str] = MUTABLE) -> None:
         """Requests' new state, their audit entries (and ``also``) in one transaction."""
+        new = {r.id for r in self.new}
         with self.kw.control.session() as session:
             if also is not None:
                 also(session)
-            save(session, reqs)
+            if new:  # requests run at intake are recorded now, in their current state
+                insert_new(session, self.new)
+                events = [*self.intake, *events]
+            save(session, [r for r in reqs if r.id not in new], cols)
             self.kw.audit.append_many(session, events)
             if self.claimant is not None:
-                self.claimant.renew(session, [r.id for r in reqs])
+                self.claimant.renew(session, [r.id for r in reqs if r.id not in new])
+                if new:
+                    self.claimant.hold_new(session, list(new))
+        self.new, self.intake = [], []
 
     # -- entry points ------------------------------------------------------------
+    def at_intake(self, req: DsrRequest, sealed: dict[str, Any],
+                  intake: Sequence[AuditEvent]) -> None:
+        """Run a verified request not recorded yet: it is recorded, with its intake events
+        (and claimed), in the batch's first commit -- the answer of an access, the journal
+        of an erasure -- so no other runner can see it before then, and nothing is
+        changed before it is journaled."""
+        self.reqs, self.sealed = {req.id: req}, {req.id: sealed}
+        self.new, self.intake = [req], list(intake)
+        self._fresh([req])
+
     def fresh(self, reqs: Sequence[DsrRequest]) -> None:
         """Walk, then answer (access, state) or plan and apply (changes)."""
         self._adopt(reqs)
+        self._fresh(reqs)
+
+    def _fresh(self, reqs: Sequence[DsrRequest]) -> None:
+        with gc_paused(len(reqs)):
+            self._fresh_run(reqs)
+
+    def _fresh_run(self, reqs: Sequence[DsrRequest]) -> None:
         try:
             subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
                         for r in reqs]
@@ -118,12 +171,13 @@ class Batch:
     def resume(self, batch_id: str, reqs: Sequence[DsrRequest]) -> None:
         self._adopt(reqs)
         self.batch_id = batch_id
-        try:
-            self._execute()
-        except StoreError as exc:
-            self._pause(str(exc))
-        finally:
-            self.conns.close()
+        with gc_paused(len(reqs)):
+            try:
+                self._execute()
+            except StoreError as exc:
+                self._pause(str(exc))
+            finally:
+                self.conns.close()
 
     # -- shared steps ---------------------------------------------------------------
     def _pause(self, reason: str) -> None:
@@ -197,6 +251,7 @@ class Batch:
             req.policy_version = self.dep.policy.version
             req.datamap_version = self.dep.datamap.version
             self.sealed[s.key] = {**self.sealed[s.key], "knowledge": s.knowledge()}
+            self._walked[s.key] = s
             req.sealed = self.vault.seal(self.sealed[s.key])
             req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
             outcome = changes.outcomes[s.key]
@@ -206,13 +261,22 @@ class Batch:
                 "deleted": sum(outcome.deleted.values()),
                 "updated": sum(outcome.updated.values())}))
             events.append(transition(req, Status.RUNNING))
-        steps = [(op.table[0], op.table[1], op.kind, op.count, self.vault.seal(op.payload()))
-                 for op in changes.ops]
         self._commit([self.reqs[s.key] for s in live], events,
-                      lambda session: journal.record(session, self.batch_id, 0, steps))
+                      lambda session: self._journal(session, 0, changes.ops),
+                      (*MOVED, "batch_id", "policy_version", "datamap_version",
+                       "subject_refs", "result"))
+        self._ops, self._phase = list(changes.ops), 0
         self.reqs = {s.key: self.reqs[s.key] for s in live}
         self.crash.point()
         return True
+
+    def _journal(self, session: Session, phase: int, ops: Sequence[Op]) -> None:
+        """Record the steps, the first unit already started (it runs next); keep them."""
+        steps = [(op.table[0], op.table[1], op.kind, op.count, self.vault.seal(op.payload()))
+                 for op in ops]
+        first = len(_units([(0, op) for op in ops])[0]) if ops else 0
+        ids = journal.record(session, self.batch_id, phase, steps, started=first)
+        self._todo = list(zip(ids, ops, strict=True))
 
     def _route_to_administrators(self, walk: WalkResult, live: Sequence[Subject]
                                  ) -> list[Subject]:
@@ -254,27 +318,41 @@ class Batch:
         self._prove()
 
     def _run_steps(self) -> None:
-        with self.kw.control.session() as session:
-            todo = [(st.id, st.payload) for st in journal.steps(session, self.batch_id)
-                    if st.status != journal.StepStatus.DONE]
+        """Steps run in units (consecutive steps of one store, one store transaction each).
+        A unit is marked started before it runs; done units are marked with the next
+        control write (the next unit's start, the proof's, the end). A crash re-runs the
+        steps not marked done; every step is idempotent."""
+        first_started = self._todo is not None
+        if self._todo is None:  # resumed: the journal says what is left
+            with self.kw.control.session() as session:
+                todo = [(st.id, st.payload) for st in journal.steps(session, self.batch_id)
+                        if st.status != journal.StepStatus.DONE]
+            self._todo = [(i, Op.from_payload(self.vault.open(p))) for i, p in todo]
+        ops, self._todo = self._todo, None
         self.conns.end_reads()
-        for i, (step_id, payload) in enumerate(todo):
-            op = Op.from_payload(self.vault.open(payload))
-            with self.kw.control.session() as session:
-                journal.mark(session, step_id, journal.StepStatus.STARTED)
+        finished = 0
+        for k, unit in enumerate(_units(ops)):
+            if k or not first_started:
+                with self.kw.control.session() as session:
+                    journal.mark_done_and_start(session, self._done, [i for i, _ in unit])
+                self._done = []
+                self.crash.point()
+            affected = apply_many(self.conns.get(unit[0][1].table[0]), self.plan,
+                                  [op for _, op in unit])
             self.crash.point()
-            affected = apply(self.conns.get(op.table[0]), self.plan, op)
-            self.crash.point()
-            with self.kw.control.session() as session:
-                journal.mark(session, step_id, journal.StepStatus.DONE, affected)
-            self.crash.point()
-            self._tick("apply", i + 1, len(todo))
+            self._done += [(i, n) for (i, _), n in zip(unit, affected, strict=True)]
+            finished += len(unit)
+            self._tick("apply", finished, len(ops))
 
     def _prove(self) -> None:
-        with self.kw.control.session() as session:
-            steps = journal.steps(session, self.batch_id)
-            ops = [Op.from_payload(self.vault.open(st.payload)) for st in steps]
-            phase = max((st.phase for st in steps), default=0)
+        if self._ops is None:  # resumed: every step of the batch, from the journal
+            with self.kw.control.session() as session:
+                journal.mark_done_and_start(session, self._done, [])
+                self._done = []
+                steps = journal.steps(session, self.batch_id)
+                self._ops = [Op.from_payload(self.vault.open(st.payload)) for st in steps]
+                self._phase = max((st.phase for st in steps), default=0)
+        ops = self._ops
         subjects = [self._known(rid) for rid in self.reqs]
         walk = Walker(self.plan, self.conns).run(subjects, prior=True)
         bad = proof.unapplied(self.conns, self.plan, ops)
@@ -284,11 +362,12 @@ class Batch:
         else:
             again = rectify.plan_rectification(
                 walk, {s.key: self._typed(self.sealed[s.key]) for s in subjects})
-        if again.ops and phase == 0:  # data appeared meanwhile, or was missed: one more pass
+        if again.ops and self._phase == 0:  # data appeared meanwhile, or was missed
             with self.kw.control.session() as session:
-                journal.record(session, self.batch_id, 1, [
-                    (op.table[0], op.table[1], op.kind, op.count, self.vault.seal(op.payload()))
-                    for op in again.ops])
+                journal.mark_done_and_start(session, self._done, [])
+                self._done = []
+                self._journal(session, 1, again.ops)
+            self._ops, self._phase = [*ops, *again.ops], 1
             self.crash.point()
             self._run_steps()
             self._prove()
@@ -298,7 +377,8 @@ class Batch:
 
     def _known(self, key: str) -> Subject:
         sealed = self.sealed[key]
-        s = Subject.from_knowledge(key, sealed["knowledge"])
+        walked = self._walked.get(key)  # this run walked them: no JSON round trip
+        s = walked.rewalk() if walked else Subject.from_knowledge(key, sealed["knowledge"])
         if self.kind is Kind.RECTIFICATION:  # the new identities find the rows now
             for col, value in self._typed(sealed).items():
                 ds, coll, fld = col.split(".")
@@ -315,10 +395,17 @@ class Batch:
                 events.append(self._conclude(session, req, checked, bad, again))
             journal.purge(session, self.batch_id)
 
+        release = self.claimant is not None and self.release_claims
         with self.kw.control.session() as session:
+            journal.mark_done_and_start(session, self._done, [])
             conclude(session)
-            save(session, list(self.reqs.values()))
+            save(session, list(self.reqs.values()), (*MOVED, "result"))
             self.kw.audit.append_many(session, events)
+            if release and self.claimant is not None:
+                self.claimant.release_in(session)
+        self._done = []
+        if release and self.claimant is not None:
+            self.claimant.released = True
         self.crash.point()
 
     def _conclude(self, session: Session, req: DsrRequest, checked: int,
@@ -344,6 +431,39 @@ class Batch:
                          for x in [*bad, *left])
         return transition(req, Status.FAILED, details=details,
                           reason=f"residual personal data remains: {what}"[:1000])
+
+
+GC_FROM = 100  # requests in a batch from which the cyclic collector waits until its end
+
+
+@contextmanager
+def gc_paused(n: int) -> Iterator[None]:
+    """A big batch allocates many objects (walked rows) that live until it ends: Python's
+    cyclic collector would rescan them again and again (a third of the run). They are
+    freed by reference counting; the collector resumes afterwards."""
+    if n < GC_FROM or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+UNIT = 20  # steps per store transaction: bounded, so store locks stay short
+
+
+def _units(ops: Sequence[tuple[int, Op]]) -> list[list[tuple[int, Op]]]:
+    """Consecutive steps on one store, at most ``UNIT`` each (order kept)."""
+    units: list[list[tuple[int, Op]]] = []
+    for item in ops:
+        last = units[-1] if units else None
+        if last and len(last) < UNIT and last[0][1].table[0] == item[1].table[0]:
+            last.append(item)
+        else:
+            units.append([item])
+    return units
 
 
 def _header(req: DsrRequest) -> dict[str, Any]:

@@ -178,14 +178,19 @@ class _Planner:
                     queue.append(child)
                 via[child].add(parent)
         deletable = base | set(via)
-        changing = {(ref, col) for ref, rp in plans.items() for col in rp.cells}
-        changing |= {(ref, col) for ref, rp in plans.items() for col in rp.drop
-                     if col in self.walk.plan.collections[ref[0]].unlinkable}
+        collections = self.walk.plan.collections
+
+        def unlinked(child: Ref, col: str) -> bool:
+            """Does the planned change of ``child`` empty its link ``col``?"""
+            rp = plans.get(child)
+            return rp is not None and (col in rp.cells or (
+                col in rp.drop and col in collections[child[0]].unlinkable))
+
         changed = True
         while changed:
             changed = False
-            for ref in sorted(deletable, key=repr):
-                blocked = any((table, pk) not in deletable and ((table, pk), col) not in changing
+            for ref in list(deletable):  # the fixed point does not depend on the order
+                blocked = any((table, pk) not in deletable and not unlinked((table, pk), col)
                               for table, pk, col in s.children.get(ref, ()))
                 if ref not in base and not (via[ref] & deletable):
                     blocked = True

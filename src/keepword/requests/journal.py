@@ -2,13 +2,13 @@
 
 A batch's changes are planned first, all at once, as numbered steps (one
 statement each: a DELETE or UPDATE on a chunk of primary keys, with the exact
-values to write), committed before anything is touched. Each step is then
-marked ``started``, run on its store in a short transaction, and marked
-``done``. After a crash at any point, ``resume`` re-runs the steps not yet
-``done``: every step is idempotent (deleting gone rows does nothing; updates
-write the recorded values, pseudonyms included), so nothing is lost and
-nothing is applied twice. Step payloads (primary keys, new values) are sealed
-and purged when the batch ends.
+values to write), committed before anything is touched. Consecutive steps of
+one store then run as a unit in one short store transaction: marked
+``started`` before, ``done`` with the next control write. After a crash at any
+point, ``resume`` re-runs the steps not yet ``done``: every step is idempotent
+(deleting gone rows does nothing; updates write the recorded values, pseudonyms
+included), so nothing is lost and nothing is applied twice. Step payloads
+(primary keys, new values) are sealed and purged when the batch ends.
 
 ``KEEPWORD_TEST_CRASH_AFTER_STEPS=N`` kills the process (SIGKILL) at the N-th
 journal point: the crash-and-resume tests use it to die anywhere.
@@ -21,7 +21,17 @@ import signal
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, UniqueConstraint, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
@@ -55,16 +65,24 @@ class DsrStep(Base):
 
 
 def record(session: Session, batch_id: str, phase: int,
-           steps: Sequence[tuple[str, str, str, int, bytes]]) -> None:
-    """Append planned steps ``(dataset, collection, op, rows, sealed payload)``."""
+           steps: Sequence[tuple[str, str, str, int, bytes]], *, started: int = 0
+           ) -> list[int]:
+    """Append planned steps ``(dataset, collection, op, rows, sealed payload)``; their ids.
+
+    ``started``: the first steps are recorded already started (they run next, so one
+    control write both journals and starts them)."""
     last = session.execute(select(DsrStep.seq).where(DsrStep.batch_id == batch_id)
                            .order_by(DsrStep.seq.desc()).limit(1)).scalar()
     start = (last or 0) + 1
-    session.add_all(DsrStep(batch_id=batch_id, seq=start + i, phase=phase, dataset=ds,
-                            collection=coll, op=op, rows=n, status=StepStatus.PLANNED,
-                            payload=payload)
-                    for i, (ds, coll, op, n, payload) in enumerate(steps))
+    now = utcnow()
+    rows = [DsrStep(batch_id=batch_id, seq=start + i, phase=phase, dataset=ds,
+                    collection=coll, op=op, rows=n, payload=payload,
+                    status=StepStatus.STARTED if i < started else StepStatus.PLANNED,
+                    started_at=now if i < started else None)
+            for i, (ds, coll, op, n, payload) in enumerate(steps)]
+    session.add_all(rows)
     session.flush()
+    return [row.id for row in rows]
 
 
 def steps(session: Session, batch_id: str) -> list[DsrStep]:
@@ -82,20 +100,44 @@ def mark(session: Session, step_id: int, status: str, affected: int | None = Non
     session.execute(update(DsrStep).where(DsrStep.id == step_id).values(**values))
 
 
+def mark_done_and_start(session: Session, done: Sequence[tuple[int, int]],
+                        start: Sequence[int]) -> None:
+    """One control write for a unit boundary: ``done`` steps ``(id, affected)`` finished,
+    the next unit's steps started (a crash between them re-runs only the started ones)."""
+    now = utcnow()
+    if done:
+        t = DsrStep.__table__
+        assert isinstance(t, Table)
+        session.connection().execute(
+            update(t).where(t.c.id == bindparam("k_id")).values(
+                status=StepStatus.DONE, finished_at=now, affected=bindparam("k_affected")),
+            [{"k_id": i, "k_affected": n} for i, n in done])
+    if start:
+        session.execute(update(DsrStep).where(DsrStep.id.in_(list(start))).values(
+            status=StepStatus.STARTED, started_at=now))
+
+
 def purge(session: Session, batch_id: str) -> None:
     """Forget the sealed keys and values once the batch has ended."""
     session.execute(update(DsrStep).where(DsrStep.batch_id == batch_id).values(payload=None))
 
 
 class CrashPoints:
-    """Test hook: die with SIGKILL at the N-th journal point (0 = never)."""
+    """Test hook: die with SIGKILL at the N-th journal point (0 = never).
+
+    ``KEEPWORD_TEST_CRASH_TALLY=FILE`` appends a line to FILE at each point, so a test
+    learns how many points an uninterrupted run passes (and can die at each of them)."""
 
     def __init__(self) -> None:
         raw = os.environ.get("KEEPWORD_TEST_CRASH_AFTER_STEPS", "")
         self.at = int(raw) if raw.isdigit() else 0
+        self.tally = os.environ.get("KEEPWORD_TEST_CRASH_TALLY", "")
         self.count = 0
 
     def point(self) -> None:
+        if self.tally:
+            with open(self.tally, "a", encoding="utf-8") as fh:
+                fh.write("point\n")
         if not self.at:
             return
         self.count += 1

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, select, update
+from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.audit import AuditEvent
@@ -171,17 +171,36 @@ MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed"
            "admin_decision", "due_at", "extension_reason")
 
 
-def save(session: Session, reqs: Sequence[DsrRequest]) -> None:
-    """Write the requests' changeable columns back: one executemany UPDATE for a batch."""
+# What a transition changes (``transition`` sets these, and ``ended_at`` at the end).
+MOVED = ("status", "updated_at", "reason", "ended_at", "sealed")
+_SAVES: dict[tuple[str, ...], Any] = {}
+
+
+def save(session: Session, reqs: Sequence[DsrRequest], cols: Sequence[str] = MUTABLE) -> None:
+    """Write the requests' changeable columns (or only ``cols``, those the caller changed)
+    back: one executemany UPDATE for a batch."""
+    if not reqs:
+        return
+    key = tuple(cols)
+    stmt = _SAVES.get(key)
+    if stmt is None:
+        table = DsrRequest.__table__
+        assert isinstance(table, Table)
+        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(
+            {c: bindparam("k_" + c, type_=table.c[c].type) for c in key})
+    session.connection().execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c)
+                                                           for c in key}}
+                                        for r in reqs])
+
+
+def insert_new(session: Session, reqs: Sequence[DsrRequest]) -> None:
+    """Record new requests with one executemany INSERT (no ORM unit of work)."""
     if not reqs:
         return
     table = DsrRequest.__table__
     assert isinstance(table, Table)
-    stmt = update(table).where(table.c.id == bindparam("k_id")).values(
-        {c: bindparam("k_" + c, type_=table.c[c].type) for c in MUTABLE})
-    session.connection().execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c)
-                                                           for c in MUTABLE}}
-                                        for r in reqs])
+    session.connection().execute(insert(table), [{c.key: getattr(r, c.key)
+                                                  for c in table.columns} for r in reqs])
 
 
 def get(session: Session, request_id: str, *, lock: bool = False) -> DsrRequest:

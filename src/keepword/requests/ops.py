@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -130,22 +130,33 @@ _P = "kw__"  # bind-parameter prefix: never clashes with a column name
 
 def apply(conn: Connection, plan: Plan, op: Op) -> int:
     """Run one op in its own short transaction; rows affected (as the driver says)."""
-    cp = plan[op.table]
-    t = cp.table
+    return apply_many(conn, plan, [op])[0]
+
+
+def apply_many(conn: Connection, plan: Plan, ops: Sequence[Op]) -> list[int]:
+    """Run ops of one store in order in one transaction (all or none); rows affected each."""
+    if not ops:
+        return []
     try:
         with conn.begin():
-            if op.kind == "rows":
-                return _apply_rows(conn, plan, op)
-            where = cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True))
-            params: dict[str, Any] = {_P + "k": [cp.pk_param(k) for k in op.keys]}
-            if op.kind == "delete":
-                return conn.execute(sa.delete(t).where(where), params).rowcount
-            stmt = sa.update(t).where(where).values(
-                {t.c[c]: sa.bindparam(_P + "v_" + c) for c in op.values})
-            params.update({_P + "v_" + c: v for c, v in op.values.items()})
-            return conn.execute(stmt, params).rowcount
+            return [_apply_one(conn, plan, op) for op in ops]
     except SQLAlchemyError as exc:
-        raise store_error(op.table[0], exc) from None
+        raise store_error(ops[0].table[0], exc) from None
+
+
+def _apply_one(conn: Connection, plan: Plan, op: Op) -> int:
+    if op.kind == "rows":
+        return _apply_rows(conn, plan, op)
+    cp = plan[op.table]
+    t = cp.table
+    where = cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True))
+    params: dict[str, Any] = {_P + "k": [cp.pk_param(k) for k in op.keys]}
+    if op.kind == "delete":
+        return int(conn.execute(sa.delete(t).where(where), params).rowcount)
+    stmt = sa.update(t).where(where).values(
+        {t.c[c]: sa.bindparam(_P + "v_" + c) for c in op.values})
+    params.update({_P + "v_" + c: v for c, v in op.values.items()})
+    return int(conn.execute(stmt, params).rowcount)
 
 
 def _apply_rows(conn: Connection, plan: Plan, op: Op) -> int:

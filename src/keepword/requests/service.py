@@ -23,7 +23,7 @@ from keepword.identities import normalise
 from keepword.policy import load_policy
 from keepword.policy.models import Regulation
 from keepword.requests import erase, rectify
-from keepword.requests.batch import Batch, Progress, identities_of, vault
+from keepword.requests.batch import GC_FROM, Batch, Progress, gc_paused, identities_of, vault
 from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
     DsrRequest,
@@ -31,6 +31,7 @@ from keepword.requests.lifecycle import (
     Status,
     due_date,
     get,
+    insert_new,
     new_id,
     parse_regulation,
     transition,
@@ -143,20 +144,38 @@ def submit(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple
 def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
             *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
             scope: str | None, lift: bool, actor: str, verified: bool) -> DsrRequest:
+    """Record the request with its intake audit entries."""
+    req, _, events = _prepare(kw, dep, kind, identities, regulation=regulation,
+                              changes=changes, reason=reason, scope=scope, lift=lift,
+                              actor=actor, verified=verified)
+    with kw.control.session() as session:
+        insert_new(session, [req])
+        kw.audit.append_many(session, events)
+    return req
+
+
+def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
+             *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
+             scope: str | None, lift: bool, actor: str, verified: bool
+             ) -> tuple[DsrRequest, dict[str, Any], list[AuditEvent]]:
+    """The request, its sealed part (open) and its intake events; nothing recorded yet."""
     plan = _plan(dep)
     ids = parse_identities(plan, identities)
     params = _params(dep, plan, kind, changes, reason, scope, lift)
     reg = parse_regulation(regulation)
     now = utcnow()
     refs = list(dict.fromkeys(kw.hasher.ref(k, v) for k, v in ids))
+    sealed: dict[str, Any] = {"identities": [list(p) for p in ids], "params": params}
     req = DsrRequest(
         id=new_id(), kind=kind.value, status=Status.RECEIVED.value, regulation=reg.value,
         deployment=str(dep.root.resolve()),
         data_dir=str((dep.stores.base_dir or Path.cwd()).resolve()),
-        subject_refs=refs, sealed=vault(kw).seal({"identities": ids, "params": params}),
+        subject_refs=refs, sealed=vault(kw).seal(sealed),
         received_at=now, due_at=due_date(now, dep.policy.policy.rights.deadline(reg)),
         updated_at=now, actor=actor, policy_version=dep.policy.version,
-        datamap_version=dep.datamap.version)
+        datamap_version=dep.datamap.version, verified_at=None, extension_reason=None,
+        ended_at=None, batch_id=None, reason=None, administrator=None, admin_decision=None,
+        result=None)
     events = [AuditEvent(
         action="request.received", actor=actor, object_type="request", object_id=req.id,
         subject=refs[0], details={"kind": kind.value, "regulation": reg.value,
@@ -164,12 +183,7 @@ def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
                                   "identity_types": sorted({k for k, _ in ids})})]
     if verified:  # the operator vouches for the identity at intake
         events.append(transition(req, Status.VERIFIED, actor=actor))
-    with kw.control.session() as session:
-        session.add(req)
-        session.flush()
-        session.expunge(req)
-        kw.audit.append_many(session, events)
-    return req
+    return req, sealed, events
 
 
 def verify(kw: Keepword, request_id: str, *, actor: str = "operator") -> RequestResult:
@@ -253,11 +267,12 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
     wanted = {Status.VERIFIED} | ({Status.PLANNED, Status.RUNNING, Status.PAUSED}
                                   if resume else set())
     claimant = Claimant(new_id("run"))
-    try:
-        reqs = _claim_wanted(kw, claimant, wanted, ids, deployment)
-        _run_claimed(kw, claimant, reqs, deployment, progress)
-    finally:
-        claimant.release(kw.control)
+    with gc_paused(len(ids) if ids is not None else GC_FROM):
+        try:
+            reqs = _claim_wanted(kw, claimant, wanted, ids, deployment)
+            _run_claimed(kw, claimant, reqs, deployment, progress)
+        finally:
+            claimant.release(kw.control)
     return [RequestResult.of(r) for r in reqs]
 
 
@@ -278,8 +293,20 @@ def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
                   ids: Sequence[str] | None, deployment: Deployment | None
                   ) -> list[DsrRequest]:
     """Claim the candidates, then read them again: another runner may have moved them."""
-    held = claimant.claim(kw.control, [r.id for r in _select(kw, wanted, ids, deployment)])
-    return _select(kw, wanted, held, deployment) if held else []
+    first = _select(kw, wanted, ids, deployment)
+    held = claimant.claim(kw.control, [r.id for r in first])
+    if not held:
+        return []
+    with kw.control.session() as session:  # their version now: status and last change
+        now = {i: (st, at) for i, st, at in session.execute(
+            select(DsrRequest.id, DsrRequest.status, DsrRequest.updated_at)
+            .where(DsrRequest.id.in_(held)))}
+    by_id = {r.id: r for r in first}
+    same = {i for i in held if now.get(i) == (by_id[i].status, by_id[i].updated_at)}
+    moved = [i for i in held if i in now and i not in same]
+    again = {r.id: r for r in _select(kw, wanted, moved, deployment)} if moved else {}
+    return [by_id[i] if i in same else again[i] for i in (r.id for r in first)
+            if i in same or i in again]
 
 
 def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[DsrRequest],
@@ -360,15 +387,23 @@ def run_request(kw: Keepword, dep: Deployment, kind: Kind | str,
     pairs = list(identities.items()) if isinstance(identities, Mapping) else list(identities)
     if dry_run_only:
         return dry_run(kw, dep, kind, pairs, changes=changes)
-    req = _create(kw, dep, kind, pairs, regulation=regulation, changes=changes, reason=reason,
-                  scope=scope, lift=lift, actor=actor, verified=verified)
-    if verified:
-        claimant = Claimant(new_id("run"))
-        try:
-            if claimant.claim(kw.control, [req.id]):
-                Batch(kw, dep, kind, progress, claimant).fresh([req])
-        finally:
-            claimant.release(kw.control)
+    if not verified:
+        return RequestResult.of(_create(kw, dep, kind, pairs, regulation=regulation,
+                                        changes=changes, reason=reason, scope=scope,
+                                        lift=lift, actor=actor, verified=False))
+    req, sealed, events = _prepare(kw, dep, kind, pairs, regulation=regulation, changes=changes,
+                                   reason=reason, scope=scope, lift=lift, actor=actor,
+                                   verified=True)
+    if kind in (Kind.ACCESS, Kind.PORTABILITY):  # read-only: recorded with its answer
+        Batch(kw, dep, kind, progress).at_intake(req, sealed, events)
+        return RequestResult.of(req)
+    claimant = Claimant(new_id("run"))
+    try:  # recorded and claimed with its first commit (for changes: with the journal)
+        batch = Batch(kw, dep, kind, progress, claimant)
+        batch.release_claims = True
+        batch.at_intake(req, sealed, events)
+    finally:
+        claimant.release(kw.control)
     return RequestResult.of(req)
 
 

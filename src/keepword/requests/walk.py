@@ -111,6 +111,16 @@ class Subject:
                        if t in self.roots],
         }
 
+    def rewalk(self, key: str | None = None) -> Subject:
+        """A fresh subject from what this one learnt (``knowledge`` without the JSON)."""
+        s = Subject(key or self.key, {k: set(v) for k, v in self.identities.items()})
+        for t, pks in self.roots.items():
+            s.roots[t] = set(pks)
+        for (t, c), vals in self.values.items():
+            if t in self.roots:
+                s.values[(t, c)] = set(vals)
+        return s
+
     @classmethod
     def from_knowledge(cls, key: str, data: Mapping[str, Any]) -> Subject:
         s = cls(key, {k: set(v) for k, v in data["identities"].items()})
