@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from keepword.datamap import DataMap, Erasure, Field_
 from keepword.datamap.models import FieldType
+from keepword.errors import InputError
 from keepword.identities import normalise
 
 Table = tuple[str, str]  # (dataset, collection)
@@ -207,7 +208,7 @@ def _normal(kind: str, text: str) -> str | None:
         return text.strip().lower() or None
     try:
         return normalise(kind, text)
-    except Exception:  # stored junk is simply not an identity
+    except InputError:  # stored junk is simply not an identity
         return None
 
 
