@@ -256,16 +256,35 @@ class AuditLog:
 
     def entries(self, conn: Connection, *, after: int = 0, limit: int | None = None,
                 object_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Decoded entries in order (filtering by object happens after decoding)."""
+        """Decoded entries in order (filtering by object happens after decoding).
+
+        With ``object_id``, an entry grouping many objects (a batch's transitions, whose
+        ``details.requests`` maps each id to its part) is shown as that object's entry:
+        its part, plus the group's common details and ``group`` naming the batch."""
         count = 0
         for _seq, entry in conn.execute(_ENTRIES, {"after": after}):
             data: dict[str, Any] = json.loads(entry)
-            if object_id is not None and data["object"][1] != object_id:
-                continue
+            if object_id is not None:
+                found = _member(data, object_id)
+                if found is None:
+                    continue
+                data = found
             yield data
             count += 1
             if limit is not None and count >= limit:
                 return
+
+
+def _member(data: dict[str, Any], object_id: str) -> dict[str, Any] | None:
+    if data["object"][1] == object_id:
+        return data
+    parts = data["details"].get("requests")
+    if not isinstance(parts, dict) or object_id not in parts:
+        return None
+    part = dict(parts[object_id])
+    common = {k: v for k, v in data["details"].items() if k != "requests"}
+    return {**data, "object": ["request", object_id], "group": data["object"],
+            "subject": part.pop("subject", None), "details": {**common, **part}}
 
 
 _PARALLEL_FROM = 100_000

@@ -88,6 +88,43 @@ def test_vault_round_trip_and_wrong_key() -> None:
     assert Vault(b"k" * 32).open(sealed) == {"identities": [["email", "a@b.c"]]}
     with pytest.raises(KeepwordError, match="cannot be opened"):
         Vault(b"z" * 32).open(sealed)
+    with pytest.raises(KeepwordError, match="cannot be opened"):  # tampered
+        Vault(b"k" * 32).open(sealed[:-1] + bytes([sealed[-1] ^ 1]))
+    assert Vault(b"k" * 32).seal({"a": 1}) != Vault(b"k" * 32).seal({"a": 1})  # fresh nonce
+
+
+def test_vault_opens_tokens_of_earlier_versions() -> None:
+    import base64
+
+    from cryptography.fernet import Fernet
+    key = b"k" * 32
+    token = Fernet(base64.urlsafe_b64encode(key)).encrypt(b'{"identities":[]}')
+    assert Vault(key).open(token) == {"identities": []}
+
+
+def test_a_batch_audits_each_transition_once_naming_every_request(
+        sqlite_world: World, sqlite_dep: Deployment, rt: Keepword) -> None:
+    people = [sqlite_world.people[k] for k in (3, 4, 7)]
+    ids = [service.submit(rt, sqlite_dep, Kind.ERASURE, [("email", p.email)]) for p in people]
+    for rid in ids:
+        service.verify(rt, rid)
+    results = service.run(rt, deployment=sqlite_dep, ids=ids)
+    assert {r.status for r in results} == {"completed"}
+    with rt.control.engine.connect() as conn:
+        assert rt.audit.verify(conn).ok
+        batch = [e for e in rt.audit.entries(conn) if e["object"][0] == "batch"]
+        per_request = {rid: list(rt.audit.entries(conn, object_id=rid)) for rid in ids}
+    assert [e["action"] for e in batch] == ["request.planned", "request.running",
+                                            "request.completed"]
+    assert all(sorted(e["details"]["requests"]) == sorted(ids) for e in batch)
+    for p, rid in zip(people, ids, strict=True):
+        trail = per_request[rid]
+        assert [e["action"] for e in trail] == ["request.received", "request.verified",
+                                                "request.planned", "request.running",
+                                                "request.completed"]
+        assert {e["subject"] for e in trail} == {rt.hasher.ref("email", p.email)}
+        assert trail[-1]["details"]["proof_ok"] is True
+        assert trail[-1]["object"] == ["request", rid] and trail[-1]["group"][0] == "batch"
 
 
 def test_objection_needs_a_known_purpose_and_a_reason(sqlite_dep: Deployment,

@@ -53,8 +53,14 @@ def show(home: Path | None = HomeOption, limit: int = typer.Option(50, help="How
     for r in rows:
         obj = ":".join(str(x) for x in r["object"] if x)
         table.add_row(str(r["seq"]), r["at"][:19], r["actor"], r["action"], obj,
-                      ", ".join(f"{k}={v}" for k, v in r["details"].items()))
+                      _details(r["details"]))
     console.print(table)
+
+
+def _details(details: dict[str, object]) -> str:
+    """One line; a batch's entry counts its requests (``--object ID`` shows one's part)."""
+    return ", ".join(f"{k}={len(v)} (--object ID for one)" if k == "requests"
+                     and isinstance(v, dict) else f"{k}={v}" for k, v in details.items())
 
 
 def register(app: typer.Typer) -> None:

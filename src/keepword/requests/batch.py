@@ -7,8 +7,10 @@ them (``planned``), apply them step by step (``running``), prove them, and end
 ``completed`` -- or ``failed`` with what remains. A store that fails pauses the
 whole batch with its reason; ``resume`` continues from the journal.
 
-The batch holds its requests in memory and writes their state back with one
-set-based UPDATE per phase, in the same transaction as the audit entries.
+The batch holds its requests in memory and writes their state back with
+set-based UPDATEs per phase, in the same transaction as the audit entries (one
+entry per transition for the whole batch, naming each request). What the proof
+needs to find each subject again is sealed once for the batch, with the journal.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from keepword.requests.lifecycle import (
     Kind,
     Status,
     Vault,
+    grouped,
     insert_new,
     new_id,
     save,
@@ -57,7 +61,7 @@ def vault(kw: Keepword) -> Vault:
 
 @lru_cache(maxsize=8)
 def _vault(key: bytes) -> Vault:
-    """One Fernet per key (built once: each request and batch asks for it)."""
+    """One vault per key (built once: each request and batch asks for it)."""
     return Vault(key)
 
 
@@ -115,6 +119,7 @@ class Batch:
                 cols: Sequence[str] = MUTABLE) -> None:
         """Requests' new state, their audit entries (and ``also``) in one transaction."""
         new = {r.id for r in self.new}
+        events = grouped(events, self.batch_id)
         with self.kw.control.session() as session:
             if also is not None:
                 also(session)
@@ -146,6 +151,7 @@ class Batch:
         self._fresh(reqs)
 
     def _fresh(self, reqs: Sequence[DsrRequest]) -> None:
+        self.batch_id = new_id("batch")
         with gc_paused(len(reqs)):
             self._fresh_run(reqs)
 
@@ -171,6 +177,7 @@ class Batch:
     def resume(self, batch_id: str, reqs: Sequence[DsrRequest]) -> None:
         self._adopt(reqs)
         self.batch_id = batch_id
+        self._recall()
         with gc_paused(len(reqs)):
             try:
                 self._execute()
@@ -180,27 +187,43 @@ class Batch:
                 self.conns.close()
 
     # -- shared steps ---------------------------------------------------------------
+    def _recall(self) -> None:
+        """What the batch sealed when it was planned: each subject's knowledge (for the
+        proof) and each request's planned result (the outcome the proof completes)."""
+        with self.kw.control.session() as session:
+            blob = self.vault.open(journal.batch_sealed(session, self.batch_id)) or {}
+        for key, req in self.reqs.items():
+            known = blob.get("knowledge", {}).get(key)
+            if known is not None:
+                self.sealed[key] = {**self.sealed[key], "knowledge": known}
+            if req.result is None and key in blob.get("results", {}):
+                req.result = blob["results"][key]
+
     def _pause(self, reason: str) -> None:
         reqs = [r for r in self.reqs.values() if Status(r.status) in PAUSABLE]
-        self._commit(reqs, [transition(r, Status.PAUSED, reason=reason) for r in reqs])
+        now = utcnow()
+        self._commit(reqs, [transition(r, Status.PAUSED, reason=reason, now=now)
+                            for r in reqs])
 
     def _stop_ambiguous(self, walk: WalkResult) -> list[Subject]:
         stopped = [s for s in walk.subjects if s.problem]
         if stopped:
             reqs = [self.reqs[s.key] for s in stopped]
-            self._commit(reqs, [transition(self.reqs[s.key], Status.FAILED, reason=s.problem)
-                                for s in stopped])
+            now = utcnow()
+            self._commit(reqs, [transition(self.reqs[s.key], Status.FAILED, reason=s.problem,
+                                           now=now) for s in stopped])
         return [s for s in walk.subjects if not s.problem]
 
     def _answer(self, walk: WalkResult, live: Sequence[Subject]) -> None:
         exports = Path(self.kw.settings.home) / "exports"
         events: list[AuditEvent] = []
+        now = utcnow()
 
         def answer(session: Session) -> None:
             for i, s in enumerate(live):
                 req = self.reqs[s.key]
                 refs = refs_of(self.kw, s.identities)
-                events.append(transition(req, Status.RUNNING))
+                events.append(transition(req, Status.RUNNING, now=now))
                 data = export.build(walk, s, self.dep.policy.policy, request=_header(req),
                                     state=current_state(session, refs),
                                     disclosures=_disclosures(session, refs))
@@ -209,7 +232,7 @@ class Batch:
                 req.subject_refs = merge_refs(req.subject_refs, refs)
                 req.result = {"found": found, "export": str(path),
                               "categories": [c["category"] for c in data["categories"]]}
-                events.append(transition(req, Status.COMPLETED, details={
+                events.append(transition(req, Status.COMPLETED, now=now, details={
                     "rows": sum(found.values()), "collections": len(found)}))
                 self._tick("export", i + 1, len(live))
 
@@ -218,6 +241,7 @@ class Batch:
     def _record_state(self, walk: WalkResult, live: Sequence[Subject]) -> None:
         kind = StateKind.RESTRICTION if self.kind is Kind.RESTRICTION else StateKind.OBJECTION
         events: list[AuditEvent] = []
+        now = utcnow()
 
         def state(session: Session) -> None:
             for s in live:
@@ -225,46 +249,54 @@ class Batch:
                 refs = refs_of(self.kw, s.identities)
                 action = StateAction.LIFT if params.get("lift") else StateAction.SET
                 scope = params.get("scope") or "*"
-                events.append(transition(req, Status.RUNNING))
+                events.append(transition(req, Status.RUNNING, now=now))
                 record(session, refs, kind, action, params["reason"], scope=scope,
                        request_id=req.id)
                 req.subject_refs = merge_refs(req.subject_refs, refs)
                 req.result = {"found": walk.counts(s), "recorded": f"{kind.value} {action.value}",
                               "scope": scope}
-                events.append(transition(req, Status.COMPLETED, details={
+                events.append(transition(req, Status.COMPLETED, now=now, details={
                     "state": kind.value, "action": action.value, "scope": scope}))
 
         self._commit([self.reqs[s.key] for s in live], events, state)
 
     # -- changes: plan, journal, apply, prove -------------------------------------
     def _plan_changes(self, walk: WalkResult, live: Sequence[Subject]) -> bool:
-        """Journal the changes (``planned``, then ``running``) in one commit."""
+        """Journal the changes (``planned``, then ``running``) in one commit, with the
+        batch's sealed knowledge."""
         live = self._route_to_administrators(walk, live)
         if not live:
             return False
         changes = self._changes(walk, live)
-        self.batch_id = new_id("batch")
         events: list[AuditEvent] = []
+        knowledge: dict[str, Any] = {}
+        now = utcnow()
         for s in live:
             req = self.reqs[s.key]
             req.batch_id = self.batch_id
             req.policy_version = self.dep.policy.version
             req.datamap_version = self.dep.datamap.version
-            self.sealed[s.key] = {**self.sealed[s.key], "knowledge": s.knowledge()}
+            knowledge[s.key] = s.knowledge()
+            self.sealed[s.key] = {**self.sealed[s.key], "knowledge": knowledge[s.key]}
             self._walked[s.key] = s
-            req.sealed = self.vault.seal(self.sealed[s.key])
             req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
             outcome = changes.outcomes[s.key]
             req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
-            events.append(transition(req, Status.PLANNED, details={
+            events.append(transition(req, Status.PLANNED, now=now, details={
                 "batch": self.batch_id, "steps": len(changes.ops),
                 "deleted": sum(outcome.deleted.values()),
                 "updated": sum(outcome.updated.values())}))
-            events.append(transition(req, Status.RUNNING))
-        self._commit([self.reqs[s.key] for s in live], events,
-                      lambda session: self._journal(session, 0, changes.ops),
-                      (*MOVED, "batch_id", "policy_version", "datamap_version",
-                       "subject_refs", "result"))
+            events.append(transition(req, Status.RUNNING, now=now))
+        blob = self.vault.seal({"knowledge": knowledge,
+                                "results": {s.key: self.reqs[s.key].result for s in live}})
+
+        def journal_it(session: Session) -> None:
+            journal.open_batch(session, self.batch_id, self.kind.value, len(live), blob)
+            self._journal(session, 0, changes.ops)
+
+        self._commit([self.reqs[s.key] for s in live], events, journal_it,
+                     ("status", "updated_at", "reason", "batch_id", "policy_version",
+                      "datamap_version", "subject_refs"))
         self._ops, self._phase = list(changes.ops), 0
         self.reqs = {s.key: self.reqs[s.key] for s in live}
         self.crash.point()
@@ -282,6 +314,7 @@ class Batch:
                                  ) -> list[Subject]:
         """Managed accounts (Ikcon §10.1): the administrator decides first."""
         rest, waiting, events = [], [], []
+        now = utcnow()
         for s in live:
             req = self.reqs[s.key]
             if not s.administered or req.admin_decision == "approved":
@@ -293,7 +326,7 @@ class Batch:
             req.result = {"found": walk.counts(s)}
             waiting.append(req)
             events.append(transition(
-                req, Status.AWAITING_ADMINISTRATOR,
+                req, Status.AWAITING_ADMINISTRATOR, now=now,
                 reason=f"administered by an organisation administrator ({name}.{col}); "
                        "waiting for their decision"))
         if waiting:
@@ -312,7 +345,8 @@ class Batch:
     def _execute(self) -> None:
         waking = [r for r in self.reqs.values() if r.status != Status.RUNNING.value]
         if waking:
-            self._commit(waking, [transition(r, Status.RUNNING) for r in waking])
+            now = utcnow()
+            self._commit(waking, [transition(r, Status.RUNNING, now=now) for r in waking])
             self.crash.point()
         self._run_steps()
         self._prove()
@@ -339,6 +373,8 @@ class Batch:
                 self.crash.point()
             affected = apply_many(self.conns.get(unit[0][1].table[0]), self.plan,
                                   [op for _, op in unit])
+            for (_, op), n in zip(unit, affected, strict=True):
+                op.affected = n
             self.crash.point()
             self._done += [(i, n) for (i, _), n in zip(unit, affected, strict=True)]
             finished += len(unit)
@@ -350,7 +386,7 @@ class Batch:
                 journal.mark_done_and_start(session, self._done, [])
                 self._done = []
                 steps = journal.steps(session, self.batch_id)
-                self._ops = [Op.from_payload(self.vault.open(st.payload)) for st in steps]
+                self._ops = [_op_of(self.vault.open(st.payload), st.affected) for st in steps]
                 self._phase = max((st.phase for st in steps), default=0)
         ops = self._ops
         subjects = [self._known(rid) for rid in self.reqs]
@@ -389,10 +425,11 @@ class Batch:
 
     def _finish(self, checked: int, bad: list[dict[str, Any]], again: erase.ChangePlan) -> None:
         events: list[AuditEvent] = []
+        now = utcnow()
 
         def conclude(session: Session) -> None:
             for req in self.reqs.values():
-                events.append(self._conclude(session, req, checked, bad, again))
+                events.append(self._conclude(session, req, checked, bad, again, now))
             journal.purge(session, self.batch_id)
 
         release = self.claimant is not None and self.release_claims
@@ -400,7 +437,7 @@ class Batch:
             journal.mark_done_and_start(session, self._done, [])
             conclude(session)
             save(session, list(self.reqs.values()), (*MOVED, "result"))
-            self.kw.audit.append_many(session, events)
+            self.kw.audit.append_many(session, grouped(events, self.batch_id))
             if release and self.claimant is not None:
                 self.claimant.release_in(session)
         self._done = []
@@ -408,8 +445,9 @@ class Batch:
             self.claimant.released = True
         self.crash.point()
 
-    def _conclude(self, session: Session, req: DsrRequest, checked: int,
-                  bad: list[dict[str, Any]], again: erase.ChangePlan) -> AuditEvent:
+    def _conclude(self, session: Session, req: DsrRequest, checked: int,  # noqa: PLR0917
+                  bad: list[dict[str, Any]], again: erase.ChangePlan, now: datetime
+                  ) -> AuditEvent:
         result = dict(req.result or {})
         kept = (result.get("outcome") or {}).get("kept", [])
         left = proof.residual(again, req.id)
@@ -426,10 +464,10 @@ class Batch:
         details = {"proof_ok": evidence.ok, "residual": len(left), "unapplied": len(bad),
                    "kept": [f"{k['collection']}.{k['field']}:{k['exception']}" for k in kept]}
         if evidence.ok:
-            return transition(req, Status.COMPLETED, details=details)
+            return transition(req, Status.COMPLETED, details=details, now=now)
         what = "; ".join(f"{x['collection']}: {x.get('left') or x.get('problem')}"
                          for x in [*bad, *left])
-        return transition(req, Status.FAILED, details=details,
+        return transition(req, Status.FAILED, details=details, now=now,
                           reason=f"residual personal data remains: {what}"[:1000])
 
 
@@ -464,6 +502,12 @@ def _units(ops: Sequence[tuple[int, Op]]) -> list[list[tuple[int, Op]]]:
         else:
             units.append([item])
     return units
+
+
+def _op_of(payload: dict[str, Any], affected: int | None) -> Op:
+    op = Op.from_payload(payload)
+    op.affected = affected
+    return op
 
 
 def _header(req: DsrRequest) -> dict[str, Any]:

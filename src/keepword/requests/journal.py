@@ -10,6 +10,11 @@ point, ``resume`` re-runs the steps not yet ``done``: every step is idempotent
 included), so nothing is lost and nothing is applied twice. Step payloads
 (primary keys, new values) are sealed and purged when the batch ends.
 
+The batch itself (``dsr_batches``) keeps, sealed in one value for all its
+requests, what the proof needs to find each subject again (their identities and
+person keys) and each request's planned outcome: one write per batch, not one
+per request; purged with the steps.
+
 ``KEEPWORD_TEST_CRASH_AFTER_STEPS=N`` kills the process (SIGKILL) at the N-th
 journal point: the crash-and-resume tests use it to die anywhere.
 """
@@ -29,6 +34,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     bindparam,
+    insert,
     select,
     update,
 )
@@ -62,6 +68,27 @@ class DsrStep(Base):
     affected: Mapped[int | None] = mapped_column(Integer, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DsrBatch(Base):
+    __tablename__ = "dsr_batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    requests: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+def open_batch(session: Session, batch_id: str, kind: str, requests: int, sealed: bytes
+               ) -> None:
+    """Record a batch with its sealed knowledge (in the transaction of its journal)."""
+    session.execute(insert(DsrBatch).values(id=batch_id, kind=kind, requests=requests,
+                                            created_at=utcnow(), sealed=sealed))
+
+
+def batch_sealed(session: Session, batch_id: str) -> bytes | None:
+    return session.execute(select(DsrBatch.sealed).where(DsrBatch.id == batch_id)).scalar()
 
 
 def record(session: Session, batch_id: str, phase: int,
@@ -120,6 +147,7 @@ def mark_done_and_start(session: Session, done: Sequence[tuple[int, int]],
 def purge(session: Session, batch_id: str) -> None:
     """Forget the sealed keys and values once the batch has ended."""
     session.execute(update(DsrStep).where(DsrStep.batch_id == batch_id).values(payload=None))
+    session.execute(update(DsrBatch).where(DsrBatch.id == batch_id).values(sealed=None))
 
 
 class CrashPoints:

@@ -34,6 +34,7 @@ class Op:
     keys: list[PK] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)  # update: the constants to set
     rows: list[tuple[PK, dict[str, Any]]] = field(default_factory=list)  # rows: per-row values
+    affected: int | None = None  # rows the store reported changed (not journaled in payload)
 
     @property
     def count(self) -> int:

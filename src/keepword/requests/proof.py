@@ -3,7 +3,10 @@
 Two checks, both set-based:
 
 1. *Applied*: every journaled step is read back by primary-key chunks -- the
-   deleted rows are gone, the updated cells hold exactly the planned values.
+   deleted rows are gone, the updated cells hold exactly the planned values. A
+   DELETE whose row count (recorded in the journal) equals its planned rows is
+   its own evidence: the store deleted exactly those rows, so they are not read
+   back (a row inserted again since, under the same key, is the re-walk's to find).
 2. *Nothing left*: the access walk runs again for each subject (from their
    identities and their known person keys, so rows whose identities were
    erased are still found through their references) and the planner is asked
@@ -45,7 +48,8 @@ def unapplied(conns: Connections, plan: Plan, ops: Sequence[Op]) -> list[dict[st
     for op in ops:
         target = expected[op.table]
         if op.kind == "delete":
-            target.update(dict.fromkeys(op.keys))
+            if op.affected != len(op.keys):
+                target.update(dict.fromkeys(op.keys))
             continue
         for (_, pk, col), value in op.cells():
             current = target.setdefault(pk, {})
@@ -54,6 +58,8 @@ def unapplied(conns: Connections, plan: Plan, ops: Sequence[Op]) -> list[dict[st
     problems: dict[tuple[str, str], int] = defaultdict(int)
     walker = Walker(plan, conns)
     for table, by_pk in expected.items():
+        if not by_pk:
+            continue
         cp = plan[table]
         found = dict(walker.select_rows(cp, "*pk", [cp.pk_param(pk) for pk in by_pk]))
         for pk, want in by_pk.items():

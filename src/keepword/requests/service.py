@@ -273,7 +273,7 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
             _run_claimed(kw, claimant, reqs, deployment, progress)
         finally:
             claimant.release(kw.control)
-    return [RequestResult.of(r) for r in reqs]
+        return [RequestResult.of(r) for r in reqs]  # still paused: the batch's objects live
 
 
 def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
