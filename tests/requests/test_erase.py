@@ -211,3 +211,43 @@ def test_second_erasure_finds_nothing_left(sqlite_world: World, sqlite_dep: Depl
     again = service.run_request(rt, sqlite_dep, kind, {"account_id": "6"})
     assert again.status == "completed"
     assert again.outcome and not again.outcome["deleted"]
+
+
+def test_the_shared_plan_of_own_rows_changes_nothing(sqlite_world: World,
+                                                     sqlite_dep: Deployment,
+                                                     rt: Keepword,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-collection plan reused for the subject's own rows gives exactly the ops
+    and outcomes of planning every column of every row."""
+    from keepword.requests import erase
+    from keepword.requests.walk import Connections, Subject, Walker
+
+    plan = compile_plan(sqlite_dep.datamap, sqlite_dep.policy.version)
+    conns = Connections(sqlite_dep.stores, sqlite_dep.datamap.datasets)
+    try:
+        subjects = [Subject(str(k), {"email": {p.email}})
+                    for k, p in sqlite_world.people.items()]
+        walk = Walker(plan, conns).run(subjects)
+    finally:
+        conns.close()
+
+    def planned() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        out = erase.plan_erasure(walk, sqlite_dep.policy.policy, rt.hasher)
+        return ([op.payload() for op in out.ops],
+                {k: o.as_dict() for k, o in out.outcomes.items()})
+
+    static_of = erase._Planner._static_of
+    reused: list[str] = []
+
+    def counted(self: Any, cp: Any) -> Any:
+        found = static_of(self, cp)
+        if found is not None:
+            reused.append(cp.name)
+        return found
+
+    monkeypatch.setattr(erase._Planner, "_static_of", counted)
+    shared = planned()
+    assert reused, "some collections take the shared plan"
+    monkeypatch.setattr(erase._Planner, "_static_of", lambda self, cp: None)
+    assert planned() == shared
+    assert shared[0], "the world has rows to erase"

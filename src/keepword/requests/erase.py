@@ -73,6 +73,18 @@ class _RowPlan:
     candidate: bool
 
 
+@dataclass
+class _Static:
+    """A collection's plan for the subject's own rows, when every changeable column is
+    the row's (no column names someone else, none belongs to another column): the same
+    for each such row but for the values the new ones are compared with."""
+
+    drop: list[str]
+    kept: list[str]
+    valued: list[tuple[str, Erasure]]  # columns whose target depends on the row's value
+    plan: _RowPlan | None  # the row plan itself when nothing depends on the values
+
+
 class _Planner:
     def __init__(self, walk: WalkResult, policy: Policy, hasher: IdentityHasher,
                  done: Mapping[Cell, Any]) -> None:
@@ -83,6 +95,9 @@ class _Planner:
         self.deletes: dict[Ref, int] = {}  # row -> layer (self-references: leaves first)
         self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
         self.per_row: set[Cell] = set()
+        self._static: dict[Table, _Static | None] = {}
+        self._self_ref = {cp.key for cp in walk.plan.collections.values()
+                          if any(e.child == cp.key for e in cp.down)}
 
     def subject(self, s: Subject) -> Outcome:
         plans: dict[Ref, _RowPlan] = {}
@@ -95,8 +110,8 @@ class _Planner:
             cp = self.walk.plan[ref[0]]
             self._outcome_kept(out, cp, rp)
             if ref in deletable:
-                self.deletes[ref] = max(self.deletes.get(ref, 0),
-                                        _layer(s, ref, deletable, set()))
+                layer = _layer(s, ref, deletable, set()) if ref[0] in self._self_ref else 0
+                self.deletes[ref] = max(self.deletes.get(ref, 0), layer)
                 _bump(out.deleted, cp.name)
                 continue
             cells = dict(rp.cells)
@@ -113,6 +128,12 @@ class _Planner:
         return out
 
     def _row(self, s: Subject, cp: CollectionPlan, pk: PK, row: Row, role: Role) -> _RowPlan:
+        if role is Role.OWN:
+            static = self._static.get(cp.key, _SKIP)
+            if static is _SKIP:
+                static = self._static[cp.key] = self._static_of(cp)
+            if isinstance(static, _Static):
+                return static.plan or self._valued(static, cp, pk, row)
         rp = _RowPlan({}, [], [], False)
         link_drop = False
         for col, declared in cp.strategies:
@@ -134,6 +155,38 @@ class _Planner:
                 rp.cells[col] = target
         rp.candidate = not rp.kept and bool(rp.drop) and (role is Role.OWN or link_drop)
         return rp
+
+    def _static_of(self, cp: CollectionPlan) -> _Static | None:
+        drop: list[str] = []
+        kept: list[str] = []
+        valued: list[tuple[str, Erasure]] = []
+        for col, declared in cp.strategies:
+            if cp.owner[col] is not None or (
+                    col in cp.naming and (col not in cp.tier or not cp.tier_joint)):
+                return None  # whose the value is depends on the row
+            strategy = declared
+            if strategy is Erasure.KEEP:
+                exc = self.exceptions.get(cp.fields[col].exception or "")
+                if exc is None or exc.applies_to_erasure:
+                    kept.append(col)
+                    continue
+                strategy = Erasure.NULL
+            if strategy is Erasure.DELETE_ROW:
+                drop.append(col)
+            else:
+                valued.append((col, strategy))
+        static = _Static(drop, kept, valued, None)
+        if not valued:
+            static.plan = _RowPlan({}, drop, kept, not kept and bool(drop))
+        return static
+
+    def _valued(self, static: _Static, cp: CollectionPlan, pk: PK, row: Row) -> _RowPlan:
+        cells: dict[str, Any] = {}
+        for col, strategy in static.valued:
+            target = self._target(cp, pk, col, strategy, row[col])
+            if target is not _SKIP and not self._no_op(cp, pk, col, row[col], target):
+                cells[col] = target
+        return _RowPlan(cells, static.drop, static.kept, not static.kept and bool(static.drop))
 
     def _target(self, cp: CollectionPlan, pk: PK, col: str, strategy: Erasure,
                 value: Any) -> Any:
