@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.control.store import ControlStore
+from keepword.sqlsets import chunked, member_of
 
 LEASE = timedelta(minutes=15)
 
@@ -73,12 +74,15 @@ class Claimant:
 
     def _claim(self, session: Session, ids: list[str]) -> list[str]:
         now = utcnow()
-        rows = session.execute(select(RequestClaim).where(RequestClaim.request_id.in_(ids))
-                               ).scalars().all()
+        dialect = session.connection().dialect.name
+        rows = [c for part in chunked(ids) for c in session.execute(
+            select(_claims).where(member_of(_claims.c.request_id, "ids", dialect)),
+            {"ids": part})]
         stale = [c.request_id for c in rows if c.owner != self.owner and (
             c.until <= now or (c.host == self.host and not _alive(c.pid)))]
-        if stale:
-            session.execute(delete(RequestClaim).where(RequestClaim.request_id.in_(stale)))
+        for part in chunked(stale):
+            session.execute(delete(_claims).where(
+                member_of(_claims.c.request_id, "ids", dialect)), {"ids": part})
         gone = set(stale)
         held = {c.request_id for c in rows if c.request_id not in gone}
         mine = {c.request_id for c in rows if c.owner == self.owner}

@@ -33,6 +33,7 @@ from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
 from keepword.policy.models import Deadline, Regulation
+from keepword.sqlsets import member_of
 
 
 class Kind(StrEnum):
@@ -204,17 +205,19 @@ def save(session: Session, reqs: Sequence[DsrRequest], cols: Sequence[str] = MUT
     first = reqs[0]
     same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
     varying = tuple(c for c in cols if c not in same)
-    table = _requests_table()
+    table = requests_table()
+    conn = session.connection()
     if same:
-        stmt = _SAME.get(same)
+        skey = (*same, conn.dialect.name)
+        stmt = _SAME.get(skey)
         if stmt is None:
-            stmt = _SAME[same] = update(table).where(
-                table.c.id.in_(bindparam("k_ids", expanding=True))).values(
+            stmt = _SAME[skey] = update(table).where(
+                member_of(table.c.id, "k_ids", conn.dialect.name)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
         values = {"k_" + c: getattr(first, c) for c in same}
         ids = [r.id for r in reqs]
         for i in range(0, len(ids), SAME_CHUNK):
-            session.connection().execute(stmt, {"k_ids": ids[i:i + SAME_CHUNK], **values})
+            conn.execute(stmt, {"k_ids": ids[i:i + SAME_CHUNK], **values})
     if varying:
         stmt = _SAVES.get(varying)
         if stmt is None:
@@ -225,7 +228,7 @@ def save(session: Session, reqs: Sequence[DsrRequest], cols: Sequence[str] = MUT
                                             for r in reqs])
 
 
-def _requests_table() -> Table:
+def requests_table() -> Table:
     table = DsrRequest.__table__
     assert isinstance(table, Table)
     return table
@@ -265,7 +268,7 @@ def insert_new(session: Session, reqs: Sequence[DsrRequest]) -> None:
     """Record new requests with one executemany INSERT (no ORM unit of work)."""
     if not reqs:
         return
-    table = _requests_table()
+    table = requests_table()
     session.connection().execute(insert(table), [{c.key: getattr(r, c.key)
                                                   for c in table.columns} for r in reqs])
 

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from keepword.requests.plan import CHUNK, Plan, Table
+from keepword.requests.plan import CHUNK, CollectionPlan, Plan, Table
 from keepword.requests.walk import PK, store_error
+from keepword.sqlsets import member_of
 
 Cell = tuple[Table, PK, str]
 
@@ -149,15 +150,31 @@ def _apply_one(conn: Connection, plan: Plan, op: Op) -> int:
     if op.kind == "rows":
         return _apply_rows(conn, plan, op)
     cp = plan[op.table]
-    t = cp.table
-    where = cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True))
+    stmt = _statement(cp, op.kind, tuple(op.values), conn.dialect.name)
     params: dict[str, Any] = {_P + "k": [cp.pk_param(k) for k in op.keys]}
-    if op.kind == "delete":
-        return int(conn.execute(sa.delete(t).where(where), params).rowcount)
-    stmt = sa.update(t).where(where).values(
-        {t.c[c]: sa.bindparam(_P + "v_" + c) for c in op.values})
     params.update({_P + "v_" + c: v for c, v in op.values.items()})
     return int(conn.execute(stmt, params).rowcount)
+
+
+_STATEMENTS: dict[tuple[int, str, tuple[str, ...], str], sa.Executable] = {}
+
+
+def _statement(cp: CollectionPlan, kind: str, cols: tuple[str, ...], dialect: str
+               ) -> sa.Executable:
+    """``DELETE``/``UPDATE ... WHERE pk`` in the chunk's keys, built once per shape."""
+    key = (id(cp.table), kind, cols, dialect)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        t = cp.table
+        single = cp.single_pk
+        where = (member_of(t.c[single], _P + "k", dialect) if single
+                 else cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True)))
+        stmt = (sa.delete(t).where(where) if kind == "delete" else sa.update(t).where(where)
+                .values({t.c[c]: sa.bindparam(_P + "v_" + c) for c in cols}))
+        if len(_STATEMENTS) > 4096:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = stmt
+    return stmt
 
 
 def _apply_rows(conn: Connection, plan: Plan, op: Op) -> int:

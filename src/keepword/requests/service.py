@@ -34,11 +34,13 @@ from keepword.requests.lifecycle import (
     insert_new,
     new_id,
     parse_regulation,
+    requests_table,
     transition,
 )
 from keepword.requests.plan import Plan, compile_plan
 from keepword.requests.walk import Connections, Subject, Walker
 from keepword.runtime import Keepword
+from keepword.sqlsets import chunked, member_of
 
 
 @dataclass
@@ -280,9 +282,14 @@ def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
             deployment: Deployment | None) -> list[DsrRequest]:
     with kw.control.session() as session:
         stmt = select(DsrRequest).where(DsrRequest.status.in_([s.value for s in wanted]))
-        if ids is not None:
-            stmt = stmt.where(DsrRequest.id.in_(list(ids)))
-        reqs = list(session.execute(stmt.order_by(DsrRequest.received_at)).scalars())
+        if ids is None:
+            reqs = list(session.execute(stmt).scalars())
+        else:
+            dialect = session.connection().dialect.name
+            stmt = stmt.where(member_of(requests_table().c.id, "ids", dialect))
+            reqs = [r for part in chunked(ids) for r in session.execute(
+                stmt, {"ids": part}).scalars()]
+    reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:
         root = str(deployment.root.resolve())
         reqs = [r for r in reqs if r.deployment == root]
@@ -298,9 +305,10 @@ def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
     if not held:
         return []
     with kw.control.session() as session:  # their version now: status and last change
-        now = {i: (st, at) for i, st, at in session.execute(
-            select(DsrRequest.id, DsrRequest.status, DsrRequest.updated_at)
-            .where(DsrRequest.id.in_(held)))}
+        stmt = select(DsrRequest.id, DsrRequest.status, DsrRequest.updated_at).where(
+            member_of(requests_table().c.id, "ids", session.connection().dialect.name))
+        now = {i: (st, at) for part in chunked(held)
+               for i, st, at in session.execute(stmt, {"ids": part})}
     by_id = {r.id: r for r in first}
     same = {i for i in held if now.get(i) == (by_id[i].status, by_id[i].updated_at)}
     moved = [i for i in held if i in now and i not in same]

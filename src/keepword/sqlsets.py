@@ -1,0 +1,41 @@
+"""``column IN (many values)``, written the way each backend runs it best.
+
+A batch looks rows up by chunks of hundreds of keys. An expanding ``IN`` list
+renders one bind parameter per value: SQLAlchemy rewrites the statement for
+every chunk, and psycopg re-parses such long statements each time (they are
+too long for its query cache) -- milliseconds per statement, more than the
+database spends running it. On PostgreSQL the same test is ``col = ANY(:a)``
+with one array parameter: the statement text never changes, so it is compiled
+once, cached by the driver and prepared by the server. Other backends keep the
+expanding ``IN``; a column of undeclared type (no array type to cast to) too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def uses_arrays(dialect_name: str) -> bool:
+    return dialect_name == "postgresql"
+
+
+def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
+    """``column`` is one of the values bound to ``name`` (a list, at execution)."""
+    if uses_arrays(dialect_name) and not isinstance(column.type, sa.types.NullType):
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+CHUNK = 500  # values per statement: well under every backend's parameter limit
+T = TypeVar("T")
+
+
+def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """Consecutive slices of at most ``size`` values."""
+    for i in range(0, len(values), size):
+        yield list(values[i:i + size])
