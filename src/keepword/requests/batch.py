@@ -35,8 +35,8 @@ from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
     MOVED,
     MUTABLE,
-    DsrRequest,
     Kind,
+    Req,
     Status,
     Vault,
     grouped,
@@ -94,7 +94,7 @@ class Batch:
         self.vault = vault(self.kw)
         self.conns = Connections(self.dep.stores, self.dep.datamap.datasets)
         self.crash = journal.CrashPoints()
-        self.reqs: dict[str, DsrRequest] = {}
+        self.reqs: dict[str, Req] = {}
         self.sealed: dict[str, dict[str, Any]] = {}
         self.batch_id = ""
         self._done: list[tuple[int, int]] = []  # applied steps not yet marked done
@@ -103,18 +103,18 @@ class Batch:
         self._phase = 0
         self._walked: dict[str, Subject] = {}  # subjects walked in this run, by request
         self.release_claims = False  # the batch's claims end with its final commit
-        self.new: list[DsrRequest] = []  # run at intake: recorded with the first commit
+        self.new: list[Req] = []  # run at intake: recorded with the first commit
         self.intake: list[AuditEvent] = []  # their intake events, written first
 
     def _tick(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(stage, done, total)
 
-    def _adopt(self, reqs: Sequence[DsrRequest]) -> None:
+    def _adopt(self, reqs: Sequence[Req]) -> None:
         self.reqs = {r.id: r for r in reqs}
         self.sealed = {r.id: self.vault.open(r.sealed) or {} for r in reqs}
 
-    def _commit(self, reqs: Sequence[DsrRequest], events: Sequence[AuditEvent],
+    def _commit(self, reqs: Sequence[Req], events: Sequence[AuditEvent],
                 also: Callable[[Session], None] | None = None,
                 cols: Sequence[str] = MUTABLE) -> None:
         """Requests' new state, their audit entries (and ``also``) in one transaction."""
@@ -135,7 +135,7 @@ class Batch:
         self.new, self.intake = [], []
 
     # -- entry points ------------------------------------------------------------
-    def at_intake(self, req: DsrRequest, sealed: dict[str, Any],
+    def at_intake(self, req: Req, sealed: dict[str, Any],
                   intake: Sequence[AuditEvent]) -> None:
         """Run a verified request not recorded yet: it is recorded, with its intake events
         (and claimed), in the batch's first commit -- the answer of an access, the journal
@@ -145,17 +145,17 @@ class Batch:
         self.new, self.intake = [req], list(intake)
         self._fresh([req])
 
-    def fresh(self, reqs: Sequence[DsrRequest]) -> None:
+    def fresh(self, reqs: Sequence[Req]) -> None:
         """Walk, then answer (access, state) or plan and apply (changes)."""
         self._adopt(reqs)
         self._fresh(reqs)
 
-    def _fresh(self, reqs: Sequence[DsrRequest]) -> None:
+    def _fresh(self, reqs: Sequence[Req]) -> None:
         self.batch_id = new_id("batch")
         with gc_paused(len(reqs)):
             self._fresh_run(reqs)
 
-    def _fresh_run(self, reqs: Sequence[DsrRequest]) -> None:
+    def _fresh_run(self, reqs: Sequence[Req]) -> None:
         try:
             subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
                         for r in reqs]
@@ -174,7 +174,7 @@ class Batch:
         finally:
             self.conns.close()
 
-    def resume(self, batch_id: str, reqs: Sequence[DsrRequest]) -> None:
+    def resume(self, batch_id: str, reqs: Sequence[Req]) -> None:
         self._adopt(reqs)
         self.batch_id = batch_id
         self._recall()
@@ -445,7 +445,7 @@ class Batch:
             self.claimant.released = True
         self.crash.point()
 
-    def _conclude(self, session: Session, req: DsrRequest, checked: int,  # noqa: PLR0917
+    def _conclude(self, session: Session, req: Req, checked: int,  # noqa: PLR0917
                   bad: list[dict[str, Any]], again: erase.ChangePlan, now: datetime
                   ) -> AuditEvent:
         result = dict(req.result or {})
@@ -510,7 +510,7 @@ def _op_of(payload: dict[str, Any], affected: int | None) -> Op:
     return op
 
 
-def _header(req: DsrRequest) -> dict[str, Any]:
+def _header(req: Req) -> dict[str, Any]:
     return {"id": req.id, "kind": req.kind, "regulation": req.regulation,
             "received_at": req.received_at.isoformat(), "answered_at": utcnow().isoformat(),
             "due_at": req.due_at.isoformat()}

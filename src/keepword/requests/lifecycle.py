@@ -19,6 +19,7 @@ import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
@@ -109,6 +111,50 @@ class DsrRequest(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+@dataclass(slots=True, eq=False)
+class RequestRow:
+    """A request as batches hold it: the columns of ``dsr_requests`` in a plain object.
+
+    A batch loads, moves and writes back thousands of requests; ORM instrumentation
+    (loading, every attribute read and write tracked) cost more than the work itself.
+    Rows are read and written with Core statements (``load_rows``, ``save``)."""
+
+    id: str
+    kind: str
+    status: str
+    regulation: str
+    deployment: str
+    data_dir: str
+    subject_refs: list[str]
+    sealed: bytes | None
+    received_at: datetime
+    verified_at: datetime | None
+    due_at: datetime
+    extension_reason: str | None
+    ended_at: datetime | None
+    updated_at: datetime
+    policy_version: str | None
+    datamap_version: str | None
+    batch_id: str | None
+    reason: str | None
+    administrator: str | None
+    admin_decision: str | None
+    actor: str
+    result: dict[str, Any] | None
+
+
+Req = DsrRequest | RequestRow  # what transitions and saves accept
+
+
+def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str, Any]
+              ) -> list[RequestRow]:
+    """The requests matching ``where`` (Core: column types convert, no ORM identity map)."""
+    table = requests_table()
+    names = [c.key for c in table.columns]
+    return [RequestRow(**dict(zip(names, row, strict=True)))
+            for row in session.execute(select(table).where(where), params)]
+
+
 class Vault:
     """Seals what a request must hold raw (identities, new values) until it ends.
 
@@ -158,7 +204,7 @@ def parse_regulation(value: str) -> Regulation:
                                  Location(path=("regulation",)), code="bad_regulation")) from None
 
 
-def transition(req: DsrRequest, to: Status, *, reason: str | None = None, actor: str = "system",
+def transition(req: Req, to: Status, *, reason: str | None = None, actor: str = "system",
                details: Mapping[str, Any] | None = None, now: datetime | None = None
                ) -> AuditEvent:
     """Move ``req`` to ``to`` (checked against the state machine); the audit event to append.
@@ -196,7 +242,7 @@ _SAME: dict[tuple[str, ...], Any] = {}
 SAME_CHUNK = 500  # ids per set-based UPDATE
 
 
-def save(session: Session, reqs: Sequence[DsrRequest], cols: Sequence[str] = MUTABLE) -> None:
+def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -> None:
     """Write the requests' changeable columns (or only ``cols``, those the caller changed)
     back. Columns holding one value for every request (a batch's status, time, batch id)
     go in one ``UPDATE ... WHERE id IN`` per chunk; the others in one executemany."""
@@ -264,7 +310,7 @@ def grouped(events: Sequence[AuditEvent], batch_id: str) -> list[AuditEvent]:
     return out
 
 
-def insert_new(session: Session, reqs: Sequence[DsrRequest]) -> None:
+def insert_new(session: Session, reqs: Sequence[Req]) -> None:
     """Record new requests with one executemany INSERT (no ORM unit of work)."""
     if not reqs:
         return

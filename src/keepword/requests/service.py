@@ -28,10 +28,13 @@ from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
     DsrRequest,
     Kind,
+    Req,
+    RequestRow,
     Status,
     due_date,
     get,
     insert_new,
+    load_rows,
     new_id,
     parse_regulation,
     requests_table,
@@ -67,7 +70,7 @@ class RequestResult:
         return out
 
     @classmethod
-    def of(cls, req: DsrRequest) -> RequestResult:
+    def of(cls, req: Req) -> RequestResult:
         res = dict(req.result or {})
         known = {"found", "export", "outcome", "proof"}
         return cls(req.id, req.kind, req.status, req.reason, req.regulation,
@@ -145,7 +148,7 @@ def submit(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple
 
 def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
             *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
-            scope: str | None, lift: bool, actor: str, verified: bool) -> DsrRequest:
+            scope: str | None, lift: bool, actor: str, verified: bool) -> RequestRow:
     """Record the request with its intake audit entries."""
     req, _, events = _prepare(kw, dep, kind, identities, regulation=regulation,
                               changes=changes, reason=reason, scope=scope, lift=lift,
@@ -159,7 +162,7 @@ def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
 def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
              *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
              scope: str | None, lift: bool, actor: str, verified: bool
-             ) -> tuple[DsrRequest, dict[str, Any], list[AuditEvent]]:
+             ) -> tuple[RequestRow, dict[str, Any], list[AuditEvent]]:
     """The request, its sealed part (open) and its intake events; nothing recorded yet."""
     plan = _plan(dep)
     ids = parse_identities(plan, identities)
@@ -168,7 +171,7 @@ def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tup
     now = utcnow()
     refs = list(dict.fromkeys(kw.hasher.ref(k, v) for k, v in ids))
     sealed: dict[str, Any] = {"identities": [list(p) for p in ids], "params": params}
-    req = DsrRequest(
+    req = RequestRow(
         id=new_id(), kind=kind.value, status=Status.RECEIVED.value, regulation=reg.value,
         deployment=str(dep.root.resolve()),
         data_dir=str((dep.stores.base_dir or Path.cwd()).resolve()),
@@ -279,16 +282,15 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
 
 
 def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
-            deployment: Deployment | None) -> list[DsrRequest]:
+            deployment: Deployment | None) -> list[RequestRow]:
+    table = requests_table()
+    status = table.c.status.in_([s.value for s in wanted])
     with kw.control.session() as session:
-        stmt = select(DsrRequest).where(DsrRequest.status.in_([s.value for s in wanted]))
         if ids is None:
-            reqs = list(session.execute(stmt).scalars())
+            reqs = load_rows(session, status, {})
         else:
-            dialect = session.connection().dialect.name
-            stmt = stmt.where(member_of(requests_table().c.id, "ids", dialect))
-            reqs = [r for part in chunked(ids) for r in session.execute(
-                stmt, {"ids": part}).scalars()]
+            where = status & member_of(table.c.id, "ids", session.connection().dialect.name)
+            reqs = [r for part in chunked(ids) for r in load_rows(session, where, {"ids": part})]
     reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:
         root = str(deployment.root.resolve())
@@ -298,7 +300,7 @@ def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
 
 def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
                   ids: Sequence[str] | None, deployment: Deployment | None
-                  ) -> list[DsrRequest]:
+                  ) -> list[RequestRow]:
     """Claim the candidates, then read them again: another runner may have moved them."""
     first = _select(kw, wanted, ids, deployment)
     held = claimant.claim(kw.control, [r.id for r in first])
@@ -317,10 +319,10 @@ def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
             if i in same or i in again]
 
 
-def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[DsrRequest],
+def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[RequestRow],
                  deployment: Deployment | None, progress: Progress | None) -> None:
-    continuing: dict[str, list[DsrRequest]] = defaultdict(list)
-    fresh: dict[tuple[str, str, str], list[DsrRequest]] = defaultdict(list)
+    continuing: dict[str, list[RequestRow]] = defaultdict(list)
+    fresh: dict[tuple[str, str, str], list[RequestRow]] = defaultdict(list)
     for r in reqs:
         if r.batch_id and r.status != Status.VERIFIED.value:
             continuing[r.batch_id].append(r)
@@ -341,7 +343,7 @@ def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[DsrRequest],
                 dep.close()
 
 
-def _deployment(cache: dict[tuple[str, str], Deployment], req: DsrRequest,
+def _deployment(cache: dict[tuple[str, str], Deployment], req: Req,
                 given: Deployment | None) -> Deployment:
     if given is not None and str(given.root.resolve()) == req.deployment:
         return given
@@ -351,7 +353,7 @@ def _deployment(cache: dict[tuple[str, str], Deployment], req: DsrRequest,
     return cache[key]
 
 
-def _check_versions(req: DsrRequest, dep: Deployment) -> None:
+def _check_versions(req: Req, dep: Deployment) -> None:
     if req.datamap_version and req.datamap_version != dep.datamap.version:
         raise KeepwordError(f"request {req.id} was planned under another data map version; "
                             "restore that data map to resume it, or deny the request")
