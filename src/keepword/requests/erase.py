@@ -96,36 +96,59 @@ class _Planner:
         self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
         self.per_row: set[Cell] = set()
         self._static: dict[Table, _Static | None] = {}
+        self._names = {t: cp.name for t, cp in walk.plan.collections.items()}
         self._self_ref = {cp.key for cp in walk.plan.collections.values()
                           if any(e.child == cp.key for e in cp.down)}
 
     def subject(self, s: Subject) -> Outcome:
-        plans: dict[Ref, _RowPlan] = {}
-        for cp, pk, row, role in self.walk.subject_rows(s):
-            if role >= Role.SHARED:
-                plans[(cp.key, pk)] = self._row(s, cp, pk, row, role)
+        plans = self._plans(s)
         deletable = self._deletable(s, plans)
         out = Outcome()
+        collections, names = self.walk.plan.collections, self._names
         for ref, rp in plans.items():
-            cp = self.walk.plan[ref[0]]
-            self._outcome_kept(out, cp, rp)
+            table = ref[0]
+            name = names[table]
+            if rp.kept:
+                self._outcome_kept(out, collections[table], rp)
             if ref in deletable:
-                layer = _layer(s, ref, deletable, set()) if ref[0] in self._self_ref else 0
-                self.deletes[ref] = max(self.deletes.get(ref, 0), layer)
-                _bump(out.deleted, cp.name)
+                layer = _layer(s, ref, deletable, set()) if table in self._self_ref else 0
+                if layer or ref not in self.deletes:
+                    self.deletes[ref] = max(self.deletes.get(ref, 0), layer)
+                out.deleted[name] = out.deleted.get(name, 0) + 1
                 continue
-            cells = dict(rp.cells)
-            row = self.walk.rows[ref[0]][ref[1]]
-            for col in rp.drop:
-                target = self._degrade(cp, col)
-                if target is not _SKIP and not self._no_op(cp, ref[1], col, row[col], target):
-                    cells[col] = target
-            if rp.candidate:
-                _bump(out.shared, cp.name)
-            if cells:
-                self.cells[ref].update(cells)
-                _bump(out.updated, cp.name)
+            self._stays(out, collections[table], ref, rp)
         return out
+
+    def _plans(self, s: Subject) -> dict[Ref, _RowPlan]:
+        """Each own or shared row's plan; one lookup per table, not per row."""
+        plans: dict[Ref, _RowPlan] = {}
+        for table, by_pk in s.rows.items():
+            cp = self.walk.plan.collections[table]
+            cache = self.walk.rows[table]
+            static = self._static.get(table, _SKIP)
+            if static is _SKIP:
+                static = self._static[table] = self._static_of(cp)
+            shared = static.plan if isinstance(static, _Static) else None
+            for pk, role in by_pk.items():
+                if role is Role.OWN and shared is not None:
+                    plans[(table, pk)] = shared
+                elif role >= Role.SHARED:
+                    plans[(table, pk)] = self._row(s, cp, pk, cache[pk], role)
+        return plans
+
+    def _stays(self, out: Outcome, cp: CollectionPlan, ref: Ref, rp: _RowPlan) -> None:
+        """A row that is not deleted: its planned cells, and its delete_row fields erased."""
+        cells = dict(rp.cells)
+        row = self.walk.rows[ref[0]][ref[1]]
+        for col in rp.drop:
+            target = self._degrade(cp, col)
+            if target is not _SKIP and not self._no_op(cp, ref[1], col, row[col], target):
+                cells[col] = target
+        if rp.candidate:
+            _bump(out.shared, cp.name)
+        if cells:
+            self.cells[ref].update(cells)
+            _bump(out.updated, cp.name)
 
     def _row(self, s: Subject, cp: CollectionPlan, pk: PK, row: Row, role: Role) -> _RowPlan:
         if role is Role.OWN:
