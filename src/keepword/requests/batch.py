@@ -270,6 +270,7 @@ class Batch:
         changes = self._changes(walk, live)
         events: list[AuditEvent] = []
         knowledge: dict[str, Any] = {}
+        learnt: list[Req] = []
         now = utcnow()
         for s in live:
             req = self.reqs[s.key]
@@ -279,7 +280,10 @@ class Batch:
             knowledge[s.key] = s.knowledge()
             self.sealed[s.key] = {**self.sealed[s.key], "knowledge": knowledge[s.key]}
             self._walked[s.key] = s
-            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
+            refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
+            if refs != req.subject_refs:  # identities learnt on the way (written below)
+                req.subject_refs = refs
+                learnt.append(req)
             outcome = changes.outcomes[s.key]
             req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
             events.append(transition(req, Status.PLANNED, now=now, details={
@@ -293,10 +297,11 @@ class Batch:
         def journal_it(session: Session) -> None:
             journal.open_batch(session, self.batch_id, self.kind.value, len(live), blob)
             self._journal(session, 0, changes.ops)
+            save(session, learnt, ("subject_refs",))
 
         self._commit([self.reqs[s.key] for s in live], events, journal_it,
                      ("status", "updated_at", "reason", "batch_id", "policy_version",
-                      "datamap_version", "subject_refs"))
+                      "datamap_version"))
         self._ops, self._phase = list(changes.ops), 0
         self.reqs = {s.key: self.reqs[s.key] for s in live}
         self.crash.point()
