@@ -152,7 +152,7 @@ def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str,
     table = requests_table()
     names = [c.key for c in table.columns]
     return [RequestRow(**dict(zip(names, row, strict=True)))
-            for row in session.execute(select(table).where(where), params)]
+            for row in session.execute(select(table).where(where), params).all()]
 
 
 class Vault:
