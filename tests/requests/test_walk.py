@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepword.deployment import Deployment
+from keepword.deployment import Deployment, load_deployment
 from keepword.errors import InputError
 from keepword.requests.plan import compile_plan
 from keepword.requests.service import parse_identities
 from keepword.requests.walk import Connections, Role, Subject, Walker, WalkResult
-from tests.requests.world import World
+from tests.requests.world import POLICY, World
 
 
 def walk(dep: Deployment, subjects: list[Subject]) -> WalkResult:
@@ -123,3 +127,207 @@ def test_any_batch_equals_the_ground_truth(sqlite_world: World, sqlite_dep: Depl
     walk(sqlite_dep, subjects)
     for s in subjects:
         assert found(s) == sqlite_world.truth[int(s.key)]
+
+
+# -- the shortcuts give exactly what role_of gives ------------------------------------------
+# A small generated store exercising every shortcut (rows reached through their only owner
+# column, rows naming nobody, up edges back to the parent, several rows per parent) and
+# what they must not hide (shared rows, rows naming others, self-references, NULLs, rows
+# met twice: ``shares`` come first so a file is met shared, then own through its post).
+GEN = """\
+dataset: gen
+store:
+  kind: sqlite
+  connection: {env: KW_T_GEN_URL}
+collections:
+  people:
+    subject: customer
+    primary_key: [id]
+    administered_by: org
+    fields:
+      id: {type: integer, identity: account_id}
+      email: {type: string, identity: email}
+      referred_by: {type: integer, references: [people.id]}
+      org: {type: integer}
+  profiles:
+    primary_key: [id]
+    fields:
+      id: {type: integer, references: [people.id]}
+  notes:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      person_id: {type: integer, references: [people.id]}
+  threads:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+  shares:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      post_id: {type: integer, references: [posts.id]}
+      owner_id: {type: integer, references: [people.id]}
+      guest_id: {type: integer, references: [people.id]}
+  posts:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      author_id: {type: integer, references: [people.id]}
+      thread_id: {type: integer, references: [threads.id]}
+  lines:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      post_id: {type: integer, references: [posts.id]}
+  marks:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      line_id: {type: integer, references: [lines.id]}
+      thread_id: {type: integer, references: [threads.id]}
+  tags:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      post_id: {type: integer, references: [posts.id]}
+      person_id: {type: integer, references: [people.id]}
+  replies:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      parent_id: {type: integer, references: [replies.id]}
+      author_id: {type: integer, references: [people.id]}
+  files:
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      post_id: {type: integer, references: [posts.id]}
+      share_id: {type: integer, references: [shares.id]}
+  letters:
+    primary_key: [id]
+    belongs_to: sender_id
+    fields:
+      id: {type: integer}
+      sender_id: {type: integer, references: [people.id]}
+      recipient_id: {type: integer, references: [people.id]}
+      thread_id: {type: integer, references: [threads.id]}
+      recipient_note: {type: string, belongs_to: recipient_id}
+"""
+
+GEN_COLUMNS = {"people": ("id", "email", "referred_by", "org"), "profiles": ("id",),
+               "notes": ("id", "person_id"), "threads": ("id",),
+               "posts": ("id", "author_id", "thread_id"), "lines": ("id", "post_id"),
+               "marks": ("id", "line_id", "thread_id"), "tags": ("id", "post_id", "person_id"),
+               "shares": ("id", "post_id", "owner_id", "guest_id"),
+               "replies": ("id", "parent_id", "author_id"), "files": ("id", "post_id", "share_id"),
+               "letters": ("id", "sender_id", "recipient_id", "thread_id", "recipient_note")}
+
+
+def _gen_rows(rng: random.Random, people: int) -> dict[str, list[tuple[object, ...]]]:
+    """Random rows: references to anyone's rows, some NULL, several children per parent."""
+    def some(n: int) -> int | None:
+        return rng.randint(1, n) if n and rng.random() < 0.85 else None
+
+    rows: dict[str, list[tuple[object, ...]]] = {t: [] for t in GEN_COLUMNS}
+    rows["people"] = [(p, f"p{p}@gen.test", some(people), rng.choice([None, 1]))
+                      for p in range(1, people + 1)]
+    rows["profiles"] = [(p,) for p in range(1, people + 1) if rng.random() < 0.7]
+    rows["threads"] = [(t,) for t in range(1, 4)]
+    sizes = {"notes": 2 * people, "posts": 2 * people, "lines": 5 * people,
+             "marks": 4 * people, "tags": 2 * people, "shares": 2 * people,
+             "replies": 3 * people, "files": 3 * people, "letters": 2 * people}
+    for k in range(1, sizes["notes"] + 1):
+        rows["notes"].append((k, some(people)))
+    for k in range(1, sizes["posts"] + 1):
+        rows["posts"].append((k, some(people), some(3)))
+    for k in range(1, sizes["lines"] + 1):
+        rows["lines"].append((k, some(sizes["posts"])))
+    for k in range(1, sizes["marks"] + 1):
+        rows["marks"].append((k, some(sizes["lines"]), some(3)))
+    for k in range(1, sizes["tags"] + 1):
+        rows["tags"].append((k, some(sizes["posts"]), some(people)))
+    for k in range(1, sizes["shares"] + 1):
+        rows["shares"].append((k, some(sizes["posts"]), some(people), some(people)))
+    for k in range(1, sizes["replies"] + 1):
+        rows["replies"].append((k, some(k - 1), some(people)))
+    for k in range(1, sizes["files"] + 1):  # often the post of their share: met twice
+        share = rng.choice(rows["shares"])
+        post = share[1] if rng.random() < 0.6 else some(sizes["posts"])
+        rows["files"].append((k, post, share[0] if rng.random() < 0.85 else None))
+    for k in range(1, sizes["letters"] + 1):
+        rows["letters"].append((k, some(people), some(people), some(3), f"note {k}"))
+    return rows
+
+
+def _gen_deployment(root: Path, seed: int, people: int) -> Deployment:
+    (root / "datasets").mkdir(parents=True)
+    (root / "policy.yaml").write_text(POLICY)
+    (root / "datasets" / "gen.yaml").write_text(GEN)
+    db = sqlite3.connect(root / "gen.db")
+    for table, cols in GEN_COLUMNS.items():
+        db.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY (id))")
+        for c in cols[1:]:
+            db.execute(f"CREATE INDEX ix_{table}_{c} ON {table} ({c})")
+    for table, batch in _gen_rows(random.Random(seed), people).items():
+        marks = ", ".join("?" for _ in GEN_COLUMNS[table])
+        db.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
+    db.commit()
+    db.close()
+    return load_deployment(root, environ={"KW_T_GEN_URL": f"sqlite:///{root / 'gen.db'}"})
+
+
+def _snapshot(result: WalkResult, subjects: list[Subject]) -> object:
+    """Everything a walk produces, in order (dicts and sets filled in the same order
+    iterate in the same order)."""
+    return ([(s.key, s.problem, [(k, list(v)) for k, v in s.identities.items()],
+              [(t, list(p)) for t, p in s.roots.items()],
+              [(k, list(v)) for k, v in s.values.items()],
+              [(t, list(r.items())) for t, r in s.rows.items()],
+              [(k, list(v)) for k, v in s.children.items()], list(s.administered))
+             for s in subjects],
+            [(t, [(pk, list(r.items())) for pk, r in d.items()]) for t, d in result.rows.items()],
+            result.queries)
+
+
+def _identities(rng: random.Random, people: int) -> dict[str, set[str]]:
+    p, q = rng.randint(1, people), rng.randint(1, people + 2)  # q may be nobody
+    choice = rng.random()
+    if choice < 0.5:
+        return {"email": {f"p{p}@gen.test"}}
+    if choice < 0.8:
+        return {"account_id": {str(p)}}
+    return {"email": {f"p{p}@gen.test"}, "account_id": {str(q)}}  # maybe two people
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), people=st.integers(2, 9), batch=st.integers(1, 12),
+       chunk=st.sampled_from([1, 2, 3, 500]))
+def test_shortcuts_give_exactly_what_role_of_gives(tmp_path_factory: pytest.TempPathFactory,
+                                                   seed: int, people: int, batch: int,
+                                                   chunk: int) -> None:
+    """The walk's shortcuts (fast roles, rows given together, skipped no-op visits) leave
+    every structure exactly as asking ``role_of`` for each row does: first walk and the
+    proof's re-walk from what it learnt."""
+    dep = _gen_deployment(tmp_path_factory.mktemp("gen"), seed, people)
+    plan = compile_plan(dep.datamap, dep.policy.version)
+    rng = random.Random(seed)
+    asked = [_identities(rng, people) for _ in range(batch)]
+    try:
+        snaps = []
+        for shortcuts in (True, False):
+            conns = Connections(dep.stores, dep.datamap.datasets)
+            try:
+                first = [Subject(str(k), {t: set(v) for t, v in ids.items()})
+                         for k, ids in enumerate(asked)]
+                walker = Walker(plan, conns, chunk=chunk, shortcuts=shortcuts)
+                snap = _snapshot(walker.run(first), first)
+                again = [s.rewalk() for s in first]
+                proof = Walker(plan, conns, chunk=chunk, shortcuts=shortcuts)
+                snaps.append((snap, _snapshot(proof.run(again, prior=True), again)))
+            finally:
+                conns.close()
+        assert snaps[0] == snaps[1]
+    finally:
+        dep.close()

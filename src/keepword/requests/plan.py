@@ -16,12 +16,14 @@ meets, so the hot path only looks things up:
   references to non-person collections: the walk reaches the thread of a
   message, the call of a participation, but never goes back down from there).
 
-The plan also prebuilds the SQLAlchemy tables and ``IN`` statements.
+The plan also prebuilds the SQLAlchemy tables and ``IN`` statements (``select_in``:
+a few fixed numbers of plain parameters, so SQLAlchemy compiles each once).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -34,6 +36,7 @@ from keepword.datamap import DataMap, Erasure, Field_
 from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
+from keepword.sqlsets import member_of
 
 Table = tuple[str, str]  # (dataset, collection)
 
@@ -144,6 +147,9 @@ class Plan:
     delete_order: list[Table]  # children before parents
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _count: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
+    _fixed: dict[tuple[str, Table, str, int], sa.Select[Any]] = field(default_factory=dict)
+    # what the walk's hot loops look up per collection, derived once (walk.py fills it)
+    hot: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, key: Table) -> CollectionPlan:
         return self.collections[key]
@@ -173,6 +179,63 @@ class Plan:
             self._count[(key, col)] = stmt
         return stmt
 
+    def select_in(self, key: Table, col: str, n: int) -> sa.Select[Any]:
+        """``select_by`` with ``n`` plain parameters ``p0..``: compiled once by
+        SQLAlchemy's cache (an expanding ``IN`` is re-rendered at every execution)."""
+        stmt = self._fixed.get(("select", key, col, n))
+        if stmt is None:
+            cp = self.collections[key]
+            target = cp.single_pk if col == "*pk" else col
+            assert target is not None, "a composite key takes select_by"
+            stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
+                _in(cp.table.c[target], n))
+            self._fixed[("select", key, col, n)] = stmt
+        return stmt
+
+    def select_any(self, key: Table, col: str) -> sa.Select[Any] | None:
+        """``select_by`` with the values as one array (PostgreSQL: ``col = ANY(:v)``);
+        ``None`` when the column has no declared type to make an array of."""
+        stmt = self._fixed.get(("any", key, col, 0))
+        if stmt is None:
+            cp = self.collections[key]
+            name = cp.single_pk if col == "*pk" else col
+            assert name is not None, "a composite key takes select_by"
+            target = cp.table.c[name]
+            if isinstance(target.type, sa.types.NullType):
+                return None
+            stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
+                member_of(target, "v", "postgresql"))
+            self._fixed[("any", key, col, 0)] = stmt
+        return stmt
+
+    def count_in(self, key: Table, col: str, n: int) -> sa.Select[Any]:
+        """``count_by`` with ``n`` plain parameters ``p0..``."""
+        stmt = self._fixed.get(("count", key, col, n))
+        if stmt is None:
+            c = self.collections[key].table.c[col]
+            stmt = sa.select(c, sa.func.count()).where(_in(c, n)).group_by(c)
+            self._fixed[("count", key, col, n)] = stmt
+        return stmt
+
+
+@lru_cache(maxsize=64)
+def param_names(n: int) -> tuple[str, ...]:
+    return tuple(f"p{i}" for i in range(n))
+
+
+def bucket(m: int, chunk: int) -> int:
+    """Parameters for ``m`` values: the next power of two (at least 8), at most
+    ``chunk``, so a few statements serve every chunk (the rest is padding)."""
+    n = 8
+    while n < m:
+        n *= 2
+    return max(m, min(n, chunk))
+
+
+def _in(col: sa.ColumnElement[Any], n: int) -> ColumnElement[bool]:
+    # typed like the column (bare bind parameters in IN stay untyped)
+    return col.in_([sa.bindparam(p, type_=col.type) for p in param_names(n)])
+
 
 def canon(value: Any) -> Any:
     """One spelling per value so keys from different drivers compare equal."""
@@ -199,6 +262,11 @@ def normal(kind: str, value: Any) -> str | None:
     if value is None:
         return None
     return _normal(kind, str(value))
+
+
+def normals(kind: str, values: Iterable[Any]) -> list[str | None]:
+    """``normal`` of each value (one call for a whole result column)."""
+    return [None if v is None else _normal(kind, str(v)) for v in values]
 
 
 @lru_cache(maxsize=1 << 16)

@@ -22,16 +22,27 @@ Whose row is it (see ``plan.py`` for the terms):
    down (that would reach the other participants). A linked row naming nobody
    that is referred to *only* by the subject's rows (their address) is theirs
    (``OWN``): one ``GROUP BY`` count per reference tells.
+
+The hot path takes shortcuts that give exactly what asking ``role_of`` row by row
+gives, in the same order (``Walker(shortcuts=False)`` asks it every time; a test
+compares): a row already ``OWN`` stays so; a row naming nobody takes the role it
+is reached with; a row reached from an ``OWN`` parent through its only owner
+column names the subject (``_fast``); an up edge to a row already ``OWN``, or
+back to the ``OWN`` parent, changes nothing; rows new to a subject in a simple
+collection are given their role together (``_arrive_fixed``).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import IntEnum
-from typing import Any, NamedTuple
+from itertools import repeat
+from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,12 +51,17 @@ from keepword.errors import StoreError
 from keepword.requests.plan import (
     CHUNK,
     CollectionPlan,
+    Edge,
     Plan,
     Table,
+    bucket,
     canon,
     coerce,
     normal,
+    normals,
+    param_names,
 )
+from keepword.sqlsets import uses_arrays
 from keepword.stores import StoreResolver
 
 PK = tuple[Any, ...]
@@ -131,12 +147,81 @@ class Subject:
         return s
 
 
-class _Visit(NamedTuple):
-    si: int
-    kind: str  # seed | root | down | up | pk
-    col: str = ""
-    origin: Ref | None = None
-    inherit: Role | None = None
+# A visit: why a lookup is made, for whom: (subject index, kind: seed | root | down
+# | up | pk, column, origin row (down, up), inherited role (down), fast (down): the
+# role every row it reaches takes when the edge tells, plus NO_UP; else 0, see _fast)
+Visit = tuple[int, str, str, Ref, Role | None, int]
+# Visits answered by rows: every visit applies to every row, rows outermost.
+Batch = tuple[Sequence[Visit], CollectionPlan, Sequence[PK]]
+
+# Types ``canon`` leaves alone: checked inline, so the hot loops skip the call.
+_PLAIN: frozenset[type] = frozenset({int, str, float, bool, type(None), date, datetime})
+_NOWHERE: Ref = (("", ""), ())  # the origin of a visit that comes from no row
+_ROLES: tuple[Role | None, ...] = (None, Role.LINKED, Role.SHARED, Role.OWN)
+NO_UP = 4  # the rows' up edges all lead back to the parent row, OWN already
+
+
+def _fast(plan: Plan, e: Edge) -> int:
+    """The ``fast`` of a down visit from a parent that is the subject's OWN (so its
+    ``e.parent_col`` value is in ``Subject.values``): OWN when ``role_of`` must find
+    the child OWN -- it names nobody (it inherits) or its owner tier is just this
+    column, naming through this very edge; NO_UP when its up edges all reach the
+    parent by its key (already OWN: nothing to do). 0: ask ``role_of``."""
+    child, parent = plan[e.child], plan[e.parent]
+    ref = child.refs.get(e.child_col)
+    certain = (child.tier == (e.child_col,) and e.child_col not in child.identity
+               and ref is not None and (ref.parent, ref.parent_col) == (e.parent, e.parent_col))
+    if child.naming and not certain:
+        return 0
+    back = all(u.child_col == e.child_col and u.parent == e.parent
+               and u.parent_col == e.parent_col == parent.single_pk for u in child.up)
+    return Role.OWN | (NO_UP if back else 0)
+
+
+# A down edge as _give follows it: parent column, lookup group, child, child column,
+# the child column is its key, fast from an OWN parent, the child names nobody
+_Down = tuple[str, tuple[Table, str, str], CollectionPlan, str, bool, int, bool]
+# An up edge: own column, lookup group, parent, the parent column is its key
+_Up = tuple[str, tuple[Table, str, str], CollectionPlan, bool]
+
+
+@dataclass(slots=True)
+class _Hot:
+    """Per collection, what the hot loops need, derived once per plan."""
+
+    cp: CollectionPlan
+    key: Table
+    values: tuple[tuple[str, tuple[Table, str]], ...]  # value column, key in Subject.values
+    down: tuple[_Down, ...]
+    up: tuple[_Up, ...]
+    anonymous: bool  # no naming column: role_of returns the role the row is reached with
+    admin: str | None  # administered_by
+    context: bool  # shared_context
+    # rows given one role together (_arrive_fixed): no down edges, no administrator,
+    # only the (single) key registered, up edges only to other tables by their key
+    bulk: bool
+    belongs: dict[str, str | None]  # column -> its belongs_to
+    shortcuts: bool  # skip what cannot change a role (see _arrive, _up)
+
+
+def _derive(plan: Plan, key: Table, shortcuts: bool) -> _Hot:
+    """Without ``shortcuts`` every row asks ``role_of`` (the reference the tests
+    compare the shortcuts with)."""
+    cp = plan.collections[key]
+    down = tuple((e.parent_col, (e.child, e.child_col, "val"), plan[e.child], e.child_col,
+                  e.child_col == plan[e.child].single_pk, _fast(plan, e) if shortcuts else 0,
+                  shortcuts and not plan[e.child].naming)
+                 for e in cp.down)
+    up = tuple((e.child_col, (e.parent, e.parent_col, "val"), plan[e.parent],
+                e.parent_col == plan[e.parent].single_pk) for e in cp.up)
+    # value_cols in its own iteration order: Subject.values keys keep their order
+    values = tuple((c, (key, c)) for c in cp.value_cols)
+    bulk = (shortcuts and not down and not cp.administered_by
+            and cp.value_cols <= {cp.single_pk}
+            and all(by_pk and p.key != key for _, _, p, by_pk in up))
+    return _Hot(cp, key, values, down, up, shortcuts and not cp.naming, cp.administered_by,
+                cp.shared_context, bulk, {c: f.belongs_to for c, f in cp.fields.items()},
+                shortcuts)
 
 
 class Connections:
@@ -204,90 +289,134 @@ class WalkResult:
 class Walker:
     """Runs the walk for a batch of subjects over one set of connections."""
 
-    def __init__(self, plan: Plan, conns: Connections, *, chunk: int = CHUNK) -> None:
+    def __init__(self, plan: Plan, conns: Connections, *, chunk: int = CHUNK,
+                 shortcuts: bool = True) -> None:
         self.plan = plan
+        self.shortcuts = shortcuts  # False: role_of for every row (tests compare)
         self.conns = conns
         self.chunk = chunk
         self.rows: dict[Table, dict[PK, Row]] = defaultdict(dict)
         self.queries = 0
-        self._pending: dict[tuple[Table, str, str], dict[Any, tuple[Any, list[_Visit]]]] = (
+        self._pending: dict[tuple[Table, str, str], dict[Any, tuple[Any, list[Visit]]]] = (
             defaultdict(dict))
-        self._done: dict[tuple[Table, str, str], dict[Any, list[PK]]] = defaultdict(dict)
-        self._ready: list[tuple[_Visit, CollectionPlan, PK]] = []
-        self._seed_rows: dict[int, list[tuple[_Visit, CollectionPlan, PK]]] = defaultdict(list)
+        self._done: dict[tuple[Table, str, str], dict[Any, Sequence[PK]]] = defaultdict(dict)
+        self._ready: list[Batch] = []
+        self._seed_rows: dict[int, list[tuple[Visit, CollectionPlan, PK]]] = defaultdict(list)
+
+    def _hot(self, key: Table) -> _Hot:
+        hot: _Hot | None = self.plan.hot.get((key, self.shortcuts))
+        if hot is None:
+            hot = self.plan.hot[(key, self.shortcuts)] = _derive(self.plan, key, self.shortcuts)
+        return hot
 
     # -- lookups ---------------------------------------------------------------
     def _want(self, table: Table, col: str, mode: str, dkey: Any, qvalue: Any,  # noqa: PLR0917
-              visit: _Visit) -> None:
+              visit: Visit) -> None:
         group = (table, col, mode)
         done = self._done[group].get(dkey)
-        if done is not None:
-            cp = self.plan.collections[table]
-            self._ready.extend((visit, cp, pk) for pk in done)
-            return
         cp = self.plan.collections[table]
-        if col in ("*pk", cp.single_pk):
-            pk = dkey if col == "*pk" else (canon(qvalue),)
+        if done is not None:
+            if done:
+                self._ready.append(((visit,), cp, done))
+            return
+        if col in (cp.single_pk, "*pk"):
+            pk = dkey if col == "*pk" else (qvalue if type(qvalue) in _PLAIN else canon(qvalue),)
             if pk in self.rows[table]:  # a primary key names one row, and we have it
-                self._ready.append((visit, cp, pk))
+                self._ready.append(((visit,), cp, (pk,)))
                 return
-        slot = self._pending[group].get(dkey)
+        self._queue(group, dkey, qvalue, visit)
+
+    def _queue(self, group: tuple[Table, str, str], dkey: Any, qvalue: Any,
+               visit: Visit) -> None:
+        wanted = self._pending[group]
+        slot = wanted.get(dkey)
         if slot is None:
-            self._pending[group][dkey] = (qvalue, [visit])
+            wanted[dkey] = (qvalue, [visit])
         else:
             slot[1].append(visit)
 
-    def _flush(self) -> list[tuple[_Visit, CollectionPlan, PK]]:
+    def _want_in(self, group: tuple[Table, str, str], cp: CollectionPlan, by_pk: bool,  # noqa: PLR0917
+                 dkey: Any, qvalue: Any, visit: Visit) -> None:
+        """``_want(*group, dkey, qvalue, visit)`` with the group and whether its column
+        is the collection's key known beforehand."""
+        done = self._done[group].get(dkey)
+        if done is not None:
+            if done:
+                self._ready.append(((visit,), cp, done))
+        elif by_pk and (pk := (qvalue if type(qvalue) in _PLAIN else canon(qvalue),)
+                        ) in self.rows[group[0]]:
+            self._ready.append(((visit,), cp, (pk,)))
+        else:
+            self._queue(group, dkey, qvalue, visit)
+
+    def _flush(self) -> list[Batch]:
         """Run every pending lookup (chunked IN lists); the visits each row answers."""
         out, self._ready = self._ready, []
         pending, self._pending = self._pending, defaultdict(dict)
-        for (table, col, mode), wanted in pending.items():
-            cp = self.plan[table]
-            found: dict[Any, list[PK]] = {k: [] for k in wanted}
-            for pk, row in self.select_rows(cp, col, [q for q, _ in wanted.values()]):
-                key = self._dkey(mode, row, col, pk)
-                if key in found:
-                    found[key].append(pk)
-            self._done[(table, col, mode)].update(found)
-            for dkey, (_, visits) in wanted.items():
-                out.extend((v, cp, pk) for pk in found[dkey] for v in visits)
+        for group, wanted in pending.items():
+            table, col, mode = group
+            cp = self.plan.collections[table]
+            keys: list[Any] = []
+            pks: list[PK] = []
+            for result in self._select(cp, col, [q for q, _ in wanted.values()]):
+                got, _ = self._keep(cp, result)
+                pks += got
+                keys += _keys(cp, mode, col, got, result)
+            found = _found(wanted, keys, pks)
+            self._done[group].update(found)
+            out += [(visits, cp, hits) for dkey, (_, visits) in wanted.items()
+                    if (hits := found[dkey])]
         return out
 
-    @staticmethod
-    def _dkey(mode: str, row: Row, col: str, pk: PK) -> Any:
-        if mode == "pk":
-            return pk
-        if mode == "val":
-            return canon(row[col])
-        return normal(mode[3:], row[col])
+    def _keep(self, cp: CollectionPlan, result: Sequence[Sequence[Any]]
+              ) -> tuple[list[PK], list[Row]]:
+        """Rows as dicts and their canonical primary keys, cached."""
+        rows = list(map(dict, map(zip, repeat(cp.columns), result)))
+        if cp.single_pk is None:
+            pks = [cp.pk_of(row) for row in rows]
+        else:
+            pks = list(zip(_column(result, cp.columns.index(cp.single_pk))))
+        self.rows[cp.key].update(zip(pks, rows, strict=False))
+        return pks, rows
+
+    def _select(self, cp: CollectionPlan, col: str, values: list[Any]
+                ) -> Iterator[Sequence[Sequence[Any]]]:
+        """One result per chunk of values (one statement per chunk)."""
+        conn = self.conns.get(cp.key[0])
+        fixed = col != "*pk" or cp.single_pk is not None
+        array = self.plan.select_any(cp.key, col) if (
+            fixed and uses_arrays(conn.dialect.name)) else None
+        for i in range(0, len(values), self.chunk):
+            part = values[i:i + self.chunk]
+            self.queries += 1
+            if array is not None:  # one array parameter: one statement text, prepared
+                stmt, params = array, {"v": part}
+            elif fixed:  # pad with the last value: a fixed number of parameters
+                n, params = _padded(part, self.chunk)
+                stmt = self.plan.select_in(cp.key, col, n)
+            else:
+                stmt, params = self.plan.select_by(cp.key, col), {"v": part}
+            try:
+                result = conn.execute(stmt, params).all()
+            except SQLAlchemyError as exc:
+                raise store_error(cp.key[0], exc) from None
+            yield result
 
     def select_rows(self, cp: CollectionPlan, col: str, values: list[Any]
                 ) -> Iterator[tuple[PK, Row]]:
-        conn = self.conns.get(cp.key[0])
-        stmt = self.plan.select_by(cp.key, col)
-        cache = self.rows[cp.key]
-        names = cp.columns
-        for i in range(0, len(values), self.chunk):
-            self.queries += 1
-            try:
-                result = conn.execute(stmt, {"v": values[i:i + self.chunk]}).all()
-            except SQLAlchemyError as exc:
-                raise store_error(cp.key[0], exc) from None
-            for tup in result:
-                row = dict(zip(names, tup, strict=True))
-                pk = cp.pk_of(row)
-                cache[pk] = row
-                yield pk, row
+        for result in self._select(cp, col, values):
+            yield from zip(*self._keep(cp, result), strict=True)
 
     def count(self, cp: CollectionPlan, col: str, values: list[Any]) -> dict[Any, int]:
         conn = self.conns.get(cp.key[0])
-        stmt = self.plan.count_by(cp.key, col)
         out: dict[Any, int] = {}
         for i in range(0, len(values), self.chunk):
+            part = values[i:i + self.chunk]
+            n, params = _padded(part, self.chunk)
             self.queries += 1
             try:
-                for value, n in conn.execute(stmt, {"v": values[i:i + self.chunk]}):
-                    out[canon(value)] = int(n)
+                for value, k in conn.execute(self.plan.count_in(cp.key, col, n), params):
+                    out[canon(value)] = int(k)
             except SQLAlchemyError as exc:
                 raise store_error(cp.key[0], exc) from None
         return out
@@ -298,17 +427,18 @@ class Walker:
         (a proof or resume), whose rows may be gone but whose references count."""
         self._resolve(subjects, prior=prior)
         live = [i for i, s in enumerate(subjects) if s.problem is None]
+        collections, seed_rows = self.plan.collections, self._seed_rows
         for i in live:
             s = subjects[i]
             for table, pks in s.roots.items():
-                cp = self.plan[table]
+                cp = collections[table]
                 for pk in pks:
                     if pk in self.rows[table]:
                         self._process(i, s, cp, pk, Role.OWN)
                     if prior:
                         self._virtual_down(i, s, cp, pk)
-            for visit, cp, pk in self._seed_rows.get(i, []):
-                self._arrive(subjects, visit, cp, pk)
+            if i in seed_rows:
+                self._arrive([((visit,), cp, (pk,)) for visit, cp, pk in seed_rows[i]], subjects)
         self._spread(subjects)
         return WalkResult(self.plan, self.rows, subjects, self.queries)
 
@@ -317,112 +447,177 @@ class Walker:
             i: {k: set(v) for k, v in s.identities.items()} for i, s in enumerate(subjects)}
         if prior:
             for i, s in enumerate(subjects):
-                for table, pks in s.roots.items():
-                    for pk in pks:
+                for table, known in s.roots.items():
+                    for pk in known:
                         self._want(table, "*pk", "pk", pk, self.plan[table].pk_param(pk),
-                                   _Visit(i, "pk"))
+                                   (i, "pk", "", _NOWHERE, None, 0))
         while fresh or self._pending or self._ready:
             for i, per_type in fresh.items():
                 self._seed(i, per_type)
             fresh = _fresh()
-            for visit, cp, pk in self._flush():
-                s = subjects[visit.si]
-                if s.problem is None:
-                    self._resolved(s, visit, cp, pk, fresh)
+            self._resolve_round(subjects, fresh)
             fresh = {i: d for i, d in fresh.items() if d}
+
+    def _resolve_round(self, subjects: list[Subject], fresh: dict[int, dict[str, set[str]]]
+                       ) -> None:
+        """The rows the round's lookups found: people, and rows seeding the walk."""
+        last = None
+        for visits, cp, pks in self._flush():
+            if cp is not last:
+                last, rows, belongs = cp, self.rows[cp.key], self._hot(cp.key).belongs
+            for pk in pks:
+                for visit in visits:
+                    s = subjects[visit[0]]
+                    if s.problem is not None:
+                        continue
+                    if cp.root and (visit[1] in ("root", "pk") or belongs[visit[2]] is None):
+                        self._add_root(s, visit[0], cp, pk, rows[pk], fresh)  # a person
+                    else:
+                        self._resolved(s, visit, cp, pk, rows[pk], fresh)
 
     def _seed(self, i: int, per_type: Mapping[str, Iterable[str]]) -> None:
         for kind, values in per_type.items():
-            for table, col in self.plan.seeds.get(kind, ()):
-                cp = self.plan[table]
+            for cp, col, group, by_pk in self._seeds(kind):
                 for v in values:
                     qv = coerce(cp, col, v)
                     if qv is not None:
-                        self._want(table, col, "id:" + kind, v, qv, _Visit(i, "seed", col))
+                        self._want_in(group, cp, by_pk, v, qv, (i, "seed", col, _NOWHERE, None, 0))
 
-    def _resolved(self, s: Subject, visit: _Visit, cp: CollectionPlan, pk: PK,
-                  fresh: dict[int, dict[str, set[str]]]) -> None:
-        row = self.rows[cp.key][pk]
-        if visit.kind in ("root", "pk"):
-            self._add_root(s, visit.si, cp, pk, row, fresh)
+    def _seeds(self, kind: str) -> tuple[tuple[CollectionPlan, str, tuple[Table, str, str], bool],
+                                         ...]:
+        """The identity columns of ``kind``: collection, column, lookup group, is its key."""
+        seeds = self.plan.hot.get(("seeds", kind))
+        if seeds is None:
+            seeds = self.plan.hot[("seeds", kind)] = tuple(
+                (cp, col, (table, col, "id:" + kind), col == cp.single_pk)
+                for table, col in self.plan.seeds.get(kind, ())
+                for cp in [self.plan.collections[table]])
+        return seeds
+
+    def _resolved(self, s: Subject, visit: Visit, cp: CollectionPlan, pk: PK,  # noqa: PLR0917
+                  row: Row, fresh: dict[int, dict[str, set[str]]]) -> None:
+        si, kind, col = visit[0], visit[1], visit[2]
+        if kind in ("root", "pk"):
+            self._add_root(s, si, cp, pk, row, fresh)
             return
-        owner = cp.fields[visit.col].belongs_to
+        owner = self._hot(cp.key).belongs[col]
         if cp.root and owner is None:
-            self._add_root(s, visit.si, cp, pk, row, fresh)
+            self._add_root(s, si, cp, pk, row, fresh)
         elif owner is not None and owner in cp.refs and row[owner] is not None:
             edge = cp.refs[owner]
             if self.plan[edge.parent].root:
                 value = canon(row[owner])
                 self._want(edge.parent, edge.parent_col, "val", value, value,
-                           _Visit(visit.si, "root"))
+                           (si, "root", "", _NOWHERE, None, 0))
             else:
-                self._seed_rows[visit.si].append((visit, cp, pk))
+                self._seed_rows[si].append((visit, cp, pk))
         elif owner is not None and owner in cp.identity:
             merged = normal(cp.identity[owner], row[owner])
             if merged and merged not in s.identities.setdefault(cp.identity[owner], set()):
                 s.identities[cp.identity[owner]].add(merged)
-                fresh[visit.si][cp.identity[owner]].add(merged)
+                fresh[si][cp.identity[owner]].add(merged)
         else:
-            self._seed_rows[visit.si].append((visit, cp, pk))
+            self._seed_rows[si].append((visit, cp, pk))
 
     def _add_root(self, s: Subject, i: int, cp: CollectionPlan, pk: PK, row: Row,  # noqa: PLR0917
                   fresh: dict[int, dict[str, set[str]]]) -> None:
         known = s.roots[cp.key]
-        if pk in known:
-            self._register(s, cp, row)
-            return
-        known.add(pk)
-        if len(known) > 1:
-            s.problem = (f"the identities match {len(known)} different people "
-                         f"(rows of {cp.name}); give an identity that names one person")
-            return
+        new = pk not in known
+        if new:
+            known.add(pk)
+            if len(known) > 1:
+                s.problem = (f"the identities match {len(known)} different people "
+                             f"(rows of {cp.name}); give an identity that names one person")
+                return
         self._register(s, cp, row)
+        if not new:
+            return
+        identities = s.identities
         for col, kind in cp.identity.items():
             value = normal(kind, row[col])
-            if value and value not in s.identities.setdefault(kind, set()):
-                s.identities[kind].add(value)
-                fresh[i][kind].add(value)
+            if value:
+                known_kind = identities.get(kind)
+                if known_kind is None:
+                    known_kind = identities[kind] = set()
+                if value not in known_kind:
+                    known_kind.add(value)
+                    fresh[i][kind].add(value)
 
     @staticmethod
     def _register(s: Subject, cp: CollectionPlan, row: Row) -> None:
+        values, key = s.values, cp.key
         for col in cp.value_cols:
-            if row[col] is not None:
-                s.values[(cp.key, col)].add(canon(row[col]))
+            v = row[col]
+            if v is not None:
+                values[(key, col)].add(v if type(v) in _PLAIN else canon(v))
 
     def _virtual_down(self, i: int, s: Subject, cp: CollectionPlan, pk: PK) -> None:
-        for e in cp.down:
-            for v in s.values.get((cp.key, e.parent_col), ()):
-                self._want(e.child, e.child_col, "val", v, v,
-                           _Visit(i, "down", e.child_col, (cp.key, pk), Role.OWN))
+        origin = (cp.key, pk)
+        for parent_col, group, child, col, by_pk, fast, _ in self._hot(cp.key).down:
+            for v in s.values.get((cp.key, parent_col), ()):
+                self._want_in(group, child, by_pk, v, v, (i, "down", col, origin, Role.OWN, fast))
 
     def _process(self, i: int, s: Subject, cp: CollectionPlan, pk: PK, role: Role) -> None:
         """Give a row its role for ``s`` and schedule the edges that role follows."""
-        current = s.rows[cp.key].get(pk)
-        if current is not None and current >= role:
-            return
-        s.rows[cp.key][pk] = role
+        theirs = s.rows[cp.key]
+        current = theirs.get(pk)
+        if current is None or current < role:
+            self._give(i, s, self._hot(cp.key), self.rows[cp.key], theirs, pk, role)
+
+    def _give(self, i: int, s: Subject, hot: _Hot, cache: dict[PK, Row],  # noqa: PLR0917
+              theirs: dict[PK, Role], pk: PK, role: Role) -> None:
+        """``_process`` for a row whose role rises (the hot path: wants inlined)."""
+        theirs[pk] = role
         if role is Role.LINKED:
             return
-        row = self.rows[cp.key][pk]
+        row = cache[pk]
         if role is Role.OWN:
-            self._register(s, cp, row)
-        if cp.administered_by and row[cp.administered_by] is not None:
-            s.administered.add((cp.key, cp.administered_by,
-                                canon(row[cp.administered_by])))
-        for e in cp.down:
-            v = row[e.parent_col]
-            if v is not None:
-                v = canon(v)
-                self._want(e.child, e.child_col, "val", v, v,
-                           _Visit(i, "down", e.child_col, (cp.key, pk), role))
-        if role is Role.SHARED and not cp.shared_context:
-            return  # someone else's row where the subject only appears: no context to add
-        for e in cp.up:
-            v = row[e.child_col]
-            if v is not None:
-                v = canon(v)
-                self._want(e.parent, e.parent_col, "val", v, v,
-                           _Visit(i, "up", col=e.child_col, origin=(cp.key, pk)))
+            values = s.values
+            for col, vkey in hot.values:
+                v = row[col]
+                if v is not None:
+                    values[vkey].add(v if type(v) in _PLAIN else canon(v))
+        if hot.admin and row[hot.admin] is not None:
+            s.administered.add((hot.key, hot.admin, canon(row[hot.admin])))
+        if hot.down:
+            self._down(i, hot, pk, row, role)
+        if hot.up and (role is Role.OWN or hot.context):
+            self._up(i, s, hot, pk, row)
+
+    def _down(self, i: int, hot: _Hot, pk: PK, row: Row, role: Role) -> None:
+        """The rows referring to this one: ``_want(child, col, "val", v, v, visit)``
+        inlined (a lookup answered before, a row known by its key, or a new one)."""
+        origin = (hot.key, pk)
+        ready, rows, pending, done_all = self._ready, self.rows, self._pending, self._done
+        for parent_col, group, child, child_col, by_pk, own, anon in hot.down:
+            v = row[parent_col]
+            if v is None:
+                continue
+            v = v if type(v) in _PLAIN else canon(v)
+            visit: Visit = (i, "down", child_col, origin, role,
+                            own if role is Role.OWN else role if anon else 0)
+            done = done_all[group].get(v)
+            if done is not None:
+                if done:
+                    ready.append(((visit,), child, done))
+            elif by_pk and (v,) in rows[group[0]]:
+                ready.append(((visit,), child, ((v,),)))
+            elif (slot := (wanted := pending[group]).get(v)) is None:
+                wanted[v] = (v, [visit])
+            else:
+                slot[1].append(visit)
+
+    def _up(self, i: int, s: Subject, hot: _Hot, pk: PK, row: Row) -> None:
+        """The context a row of the subject points at (the thread, the order)."""
+        origin = (hot.key, pk)
+        for child_col, group, parent, by_pk in hot.up:
+            v = row[child_col]
+            if v is None:
+                continue
+            v = v if type(v) in _PLAIN else canon(v)
+            if by_pk and hot.shortcuts and s.rows.get(parent.key, {}).get((v,)) is Role.OWN:
+                continue  # already the subject's own: arriving there would change nothing
+            self._want_in(group, parent, by_pk, v, v, (i, "up", child_col, origin, None, 0))
 
     def role_of(self, s: Subject, cp: CollectionPlan, row: Row, pk: PK,
                 inherit: Role | None) -> Role | None:
@@ -447,29 +642,102 @@ class Walker:
             return Role.LINKED if inherit is Role.LINKED else None
         return inherit
 
-    def _arrive(self, subjects: list[Subject], visit: _Visit, cp: CollectionPlan,
-                pk: PK) -> None:
-        s = subjects[visit.si]
+    def _arrive(self, batches: Iterable[Batch], subjects: list[Subject]) -> None:
+        """Each visit reaches its rows (rows outermost): note the child, give the role.
+        Shortcuts, each giving what ``role_of`` would: a row already OWN stays so; a
+        visit's ``fast`` role (see ``_fast``); a row naming nobody takes the role it
+        is reached with."""
+        last = None
+        for visits, cp, pks in batches:
+            if cp is not last:
+                last, hot, cache = cp, self._hot(cp.key), self.rows[cp.key]
+            if len(visits) != 1:
+                for pk in pks:
+                    for visit in visits:
+                        self._arrive_one(visit, hot, cache, (pk,), subjects)
+            elif visits[0][5] and hot.bulk:
+                self._arrive_fixed(visits[0], hot, cache, pks, subjects)
+            else:
+                self._arrive_one(visits[0], hot, cache, pks, subjects)
+
+    def _arrive_one(self, visit: Visit, hot: _Hot, cache: dict[PK, Row],
+                    pks: Sequence[PK], subjects: list[Subject]) -> None:
+        si, kind, col, origin, inherit, fast = visit
+        s = subjects[si]
         if s.problem is not None:
             return
-        row = self.rows[cp.key][pk]
-        if visit.kind == "down":
-            assert visit.origin is not None
-            s.children[visit.origin].add((cp.key, pk, visit.col))
-            role = self.role_of(s, cp, row, pk, visit.inherit)
-        elif visit.kind == "up":
-            role = self.role_of(s, cp, row, pk, Role.LINKED)
+        cp, key = hot.cp, hot.key
+        if kind == "down":
+            base = inherit
+            s.children[origin].update(zip(repeat(key), pks, repeat(col)))
         else:
-            role = self.role_of(s, cp, row, pk, None)
-        if role is not None:
-            self._process(visit.si, s, cp, pk, role)
+            base = Role.LINKED if kind == "up" else None
+        known = bool(fast) or hot.anonymous
+        fixed = _ROLES[fast & 3] if fast else base
+        if known and fixed is None:
+            return
+        theirs = s.rows.get(key)
+        for pk in pks:
+            current = None if theirs is None else theirs.get(pk)
+            if current is Role.OWN and hot.shortcuts:
+                continue  # nothing to raise
+            role = fixed if known else self.role_of(s, cp, cache[pk], pk, base)
+            if role is not None and (current is None or role > current):
+                if theirs is None:
+                    theirs = s.rows[key]
+                self._give(si, s, hot, cache, theirs, pk, role)
+
+    def _arrive_fixed(self, visit: Visit, hot: _Hot, cache: dict[PK, Row],
+                      pks: Sequence[PK], subjects: list[Subject]) -> None:
+        """``_arrive_one`` for a down visit whose rows all take its ``fast`` role, in a
+        ``bulk`` collection: rows new to the subject are given it together (each
+        structure sees the same insertions in the same order as row by row)."""
+        si, _, col, origin, _, fast = visit
+        s = subjects[si]
+        if s.problem is not None:
+            return
+        key, role = hot.key, _ROLES[fast & 3]
+        assert role is not None
+        theirs = s.rows.get(key)
+        if len(pks) == 1:  # the common case, spelt out
+            pk = pks[0]
+            s.children[origin].add((key, pk, col))
+            if theirs is not None and pk in theirs:
+                if theirs[pk] < role:
+                    self._give(si, s, hot, cache, theirs, pk, role)
+                return
+            s.rows[key][pk] = role
+            if role is Role.OWN and pk[0] is not None:
+                for _, vkey in hot.values:  # the key alone: its canonical value
+                    s.values[vkey].add(pk[0])
+        else:
+            s.children[origin].update(zip(repeat(key), pks, repeat(col)))
+            if theirs is not None and not theirs.keys().isdisjoint(pks):
+                for pk in pks:  # some seen before: row by row
+                    if (current := theirs.get(pk)) is None or current < role:
+                        self._give(si, s, hot, cache, theirs, pk, role)
+                return
+            self._give_all(s, hot, pks, role)
+        if role is not Role.LINKED and hot.up and not fast & NO_UP and (
+                role is Role.OWN or hot.context):
+            for pk in dict.fromkeys(pks):
+                self._up(si, s, hot, pk, cache[pk])
+
+    @staticmethod
+    def _give_all(s: Subject, hot: _Hot, pks: Sequence[PK], role: Role) -> None:
+        """``_give`` (up edges aside) to rows new to the subject, in a ``bulk`` collection."""
+        s.rows[hot.key].update(zip(pks, repeat(role)))
+        if role is Role.OWN:
+            vals = [v for v in map(itemgetter(0), pks) if v is not None]
+            for _, vkey in hot.values:  # the key alone: its canonical value
+                if vals:
+                    s.values[vkey].update(vals)
 
     def _spread(self, subjects: list[Subject]) -> None:
         checked: set[tuple[int, Table, PK]] = set()
         while True:
             while self._pending or self._ready:
-                for visit, cp, pk in self._flush():
-                    self._arrive(subjects, visit, cp, pk)
+                self._arrive(self._flush(), subjects)
             if not self._exclusive(subjects, checked):
                 return
 
@@ -480,9 +748,9 @@ class Walker:
             if s.problem is not None:
                 continue
             for table, by_pk in s.rows.items():
-                cp = self.plan[table]
-                if cp.root or not cp.down:
-                    continue
+                cp = self.plan.collections[table]
+                if cp.root or not cp.down or Role.LINKED not in by_pk.values():
+                    continue  # (the membership test scans in C)
                 for pk, role in by_pk.items():
                     if role is Role.LINKED and (i, table, pk) not in checked and all(
                             self.rows[table][pk][c] is None for c in cp.naming):
@@ -519,3 +787,46 @@ def _own_referring(s: Subject, child: CollectionPlan, cache: Mapping[PK, Row], c
                    value: Any) -> int:
     return sum(1 for pk, role in s.rows.get(child.key, {}).items()
                if role is Role.OWN and canon(cache[pk][col]) == value)
+
+
+def _padded(part: list[Any], chunk: int) -> tuple[int, dict[str, Any]]:
+    """Parameters ``p0..`` for one chunk, padded with its last value (``IN`` ignores
+    the repeats) to one of a few sizes, so each size is compiled once."""
+    n = bucket(len(part), chunk)
+    return n, dict(zip(param_names(n), part + part[-1:] * (n - len(part)), strict=True))
+
+
+def _found(wanted: Mapping[Any, Any], keys: list[Any], pks: list[PK]
+           ) -> dict[Any, Sequence[PK]]:
+    """The rows answering each wanted lookup key (``()``: none), in fetch order."""
+    found: dict[Any, Sequence[PK]] = dict.fromkeys(wanted, ())
+    distinct = set(keys)
+    if len(distinct) == len(keys) and distinct <= wanted.keys():  # one row per key: in C
+        found.update(zip(keys, map(list, zip(pks)), strict=False))
+        return found
+    hits: dict[Any, list[PK]] = {}
+    for key, pk in zip(keys, pks, strict=False):
+        if key in wanted:
+            hits.setdefault(key, []).append(pk)
+    found.update(hits)
+    return found
+
+
+def _column(result: Sequence[Sequence[Any]], j: int) -> list[Any]:
+    """Column ``j`` of a result, canonical (map and the type test run in C)."""
+    values = list(map(itemgetter(j), result))
+    if not set(map(type, values)) <= _PLAIN:
+        values = [canon(v) for v in values]
+    return values
+
+
+def _keys(cp: CollectionPlan, mode: str, col: str, pks: list[PK],
+          result: Sequence[Sequence[Any]]) -> list[Any]:
+    """Each fetched row's lookup key in ``mode`` (what ``_want`` filed it under)."""
+    if mode == "pk":
+        return pks
+    j = cp.columns.index(col)
+    if mode == "val":
+        return _column(result, j)
+    kind = mode[3:]
+    return normals(kind, map(itemgetter(j), result))
