@@ -35,7 +35,7 @@ from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
 from keepword.policy.models import Deadline, Regulation
-from keepword.sqlsets import member_of
+from keepword.sqlsets import chunked, member_of
 
 
 class Kind(StrEnum):
@@ -239,7 +239,6 @@ MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed"
 MOVED = ("status", "updated_at", "reason", "ended_at", "sealed")
 _SAVES: dict[tuple[str, ...], Any] = {}
 _SAME: dict[tuple[str, ...], Any] = {}
-SAME_CHUNK = 500  # ids per set-based UPDATE
 
 
 def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -> None:
@@ -261,9 +260,8 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
                 member_of(table.c.id, "k_ids", conn.dialect.name)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
         values = {"k_" + c: getattr(first, c) for c in same}
-        ids = [r.id for r in reqs]
-        for i in range(0, len(ids), SAME_CHUNK):
-            conn.execute(stmt, {"k_ids": ids[i:i + SAME_CHUNK], **values})
+        for part in chunked([r.id for r in reqs]):
+            conn.execute(stmt, {"k_ids": part, **values})
     if varying:
         stmt = _SAVES.get(varying)
         if stmt is None:

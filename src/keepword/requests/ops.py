@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from keepword.requests.plan import CHUNK, CollectionPlan, Plan, Table
+from keepword.requests.plan import CollectionPlan, Plan, Table
 from keepword.requests.walk import PK, store_error
-from keepword.sqlsets import member_of
+from keepword.sqlsets import CHUNK, chunked, member_of
 
 Cell = tuple[Table, PK, str]
 
@@ -111,19 +111,17 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
             rows[(table, tuple(sorted(varying)))].append((pk, varying))
     ops: list[Op] = []
     for (table, sig), pks in sorted(consts.items(), key=lambda kv: repr(kv[0])):
-        for i in range(0, len(pks), chunk):
-            ops.append(Op(table, "update", pks[i:i + chunk], const_values[(table, sig)]))
+        ops.extend(Op(table, "update", part, const_values[(table, sig)])
+                   for part in chunked(pks, chunk))
     for (table, _), items in sorted(rows.items(), key=lambda kv: repr(kv[0])):
-        for i in range(0, len(items), chunk):
-            ops.append(Op(table, "rows", rows=items[i:i + chunk]))
+        ops.extend(Op(table, "rows", rows=part) for part in chunked(items, chunk))
     by_table: dict[Table, dict[int, list[PK]]] = defaultdict(lambda: defaultdict(list))
     for (table, pk), layer in deletes.items():
         by_table[table][layer].append(pk)
     for table in plan.delete_order:
         for _, pks in sorted(by_table.get(table, {}).items()):
             pks.sort(key=repr)
-            for i in range(0, len(pks), chunk):
-                ops.append(Op(table, "delete", pks[i:i + chunk]))
+            ops.extend(Op(table, "delete", part) for part in chunked(pks, chunk))
     return ops
 
 

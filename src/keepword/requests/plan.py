@@ -40,7 +40,6 @@ from keepword.sqlsets import member_of
 
 Table = tuple[str, str]  # (dataset, collection)
 
-CHUNK = 500  # values per IN list: well under every backend's parameter limit
 
 _SA_TYPES: dict[FieldType, type[sa.types.TypeEngine[Any]]] = {
     FieldType.STRING: sa.String, FieldType.INTEGER: sa.BigInteger, FieldType.FLOAT: sa.Float,
@@ -206,6 +205,18 @@ class Plan:
             stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
                 member_of(target, "v", "postgresql"))
             self._fixed[("any", key, col, 0)] = stmt
+        return stmt
+
+    def count_any(self, key: Table, col: str) -> sa.Select[Any] | None:
+        """``count_by`` with the values as one array (``None``: no declared type)."""
+        stmt = self._fixed.get(("count-any", key, col, 0))
+        if stmt is None:
+            c = self.collections[key].table.c[col]
+            if isinstance(c.type, sa.types.NullType):
+                return None
+            stmt = (sa.select(c, sa.func.count()).where(member_of(c, "v", "postgresql"))
+                    .group_by(c))
+            self._fixed[("count-any", key, col, 0)] = stmt
         return stmt
 
     def count_in(self, key: Table, col: str, n: int) -> sa.Select[Any]:

@@ -49,7 +49,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keepword.errors import StoreError
 from keepword.requests.plan import (
-    CHUNK,
     CollectionPlan,
     Edge,
     Plan,
@@ -61,7 +60,7 @@ from keepword.requests.plan import (
     normals,
     param_names,
 )
-from keepword.sqlsets import uses_arrays
+from keepword.sqlsets import CHUNK, chunked, uses_arrays
 from keepword.stores import StoreResolver
 
 PK = tuple[Any, ...]
@@ -386,8 +385,7 @@ class Walker:
         fixed = col != "*pk" or cp.single_pk is not None
         array = self.plan.select_any(cp.key, col) if (
             fixed and uses_arrays(conn.dialect.name)) else None
-        for i in range(0, len(values), self.chunk):
-            part = values[i:i + self.chunk]
+        for part in chunked(values, self.chunk):
             self.queries += 1
             if array is not None:  # one array parameter: one statement text, prepared
                 stmt, params = array, {"v": part}
@@ -410,12 +408,16 @@ class Walker:
     def count(self, cp: CollectionPlan, col: str, values: list[Any]) -> dict[Any, int]:
         conn = self.conns.get(cp.key[0])
         out: dict[Any, int] = {}
-        for i in range(0, len(values), self.chunk):
-            part = values[i:i + self.chunk]
-            n, params = _padded(part, self.chunk)
+        array = self.plan.count_any(cp.key, col) if uses_arrays(conn.dialect.name) else None
+        for part in chunked(values, self.chunk):
+            if array is not None:
+                stmt, params = array, {"v": part}
+            else:
+                n, params = _padded(part, self.chunk)
+                stmt = self.plan.count_in(cp.key, col, n)
             self.queries += 1
             try:
-                for value, k in conn.execute(self.plan.count_in(cp.key, col, n), params):
+                for value, k in conn.execute(stmt, params):
                     out[canon(value)] = int(k)
             except SQLAlchemyError as exc:
                 raise store_error(cp.key[0], exc) from None
