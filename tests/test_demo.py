@@ -14,7 +14,8 @@ runner = CliRunner()
 
 def test_demo_builds_checks_and_keeps_every_scene(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--size", "20", "--json"])
+    # the default size, as the README's `./dev demo` runs it
+    result = runner.invoke(app, ["demo", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     companies = {c["key"]: c for c in json.loads(result.stdout)}
     assert set(companies) == {"ikcon", "iko"}

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, inspect, select, table
+from sqlalchemy import Engine, func, select, table
 from sqlalchemy.exc import SQLAlchemyError
 
 from keepword import taxonomy
@@ -24,8 +24,7 @@ from keepword.deployment import Deployment
 from keepword.errors import Location, Problem, StoreError
 from keepword.policy.models import Policy, RetentionRule
 from keepword.promises import MECHANISMS, is_live
-
-LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}
+from keepword.stores import read_live_columns
 
 
 @dataclass(frozen=True)
@@ -312,16 +311,6 @@ def _check_store(ctx: _Ctx, key: str, minimised: dict[Table, str],
     for name in sorted(set(columns) - set(ds.collections)):
         ctx.warn(f"table {name!r} in the live store of dataset {key!r} is not in the data map",
                  ctx.at_dataset(key, "collections"), "unannotated_table")
-
-
-def read_live_columns(engine: Engine, schema: str | None, store: str) -> LiveColumns:
-    """``{table: {column: nullable}}`` with one inspector and one reflection call."""
-    try:
-        multi = inspect(engine).get_multi_columns(schema=schema)
-    except SQLAlchemyError as exc:
-        raise StoreError(store, f"cannot read its tables ({type(exc).__name__})") from None
-    return {tname: {c["name"]: bool(c.get("nullable", True)) for c in cols}
-            for (_, tname), cols in multi.items()}
 
 
 def _erases_row(fields: dict[str, Field_]) -> bool:

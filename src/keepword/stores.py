@@ -87,6 +87,19 @@ class StoreResolver:
         self._engines.clear()
 
 
+LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}
+
+
+def read_live_columns(engine: Engine, schema: str | None, store: str) -> LiveColumns:
+    """``{table: {column: nullable}}`` with one inspector and one reflection call."""
+    try:
+        multi = inspect(engine).get_multi_columns(schema=schema)
+    except SQLAlchemyError as exc:
+        raise StoreError(store, f"cannot read its tables ({type(exc).__name__})") from None
+    return {tname: {c["name"]: bool(c.get("nullable", True)) for c in cols}
+            for (_, tname), cols in multi.items()}
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA busy_timeout = 30000")

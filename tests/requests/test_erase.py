@@ -251,3 +251,75 @@ def test_the_shared_plan_of_own_rows_changes_nothing(sqlite_world: World,
     monkeypatch.setattr(erase._Planner, "_static_of", lambda self, cp: None)
     assert planned() == shared
     assert shared[0], "the world has rows to erase"
+
+
+UNDECLARED = """\
+dataset: notes
+store:
+  kind: sqlite
+  connection: {env: KW_T_NOTES_URL}
+collections:
+  people:
+    subject: customer
+    primary_key: [id]
+    fields:
+      id: {type: integer, identity: account_id}
+      email: {type: string, identity: email, categories: [user.contact], erasure: delete_row}
+  notes:
+    subject: customer
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      author_id: {type: integer, references: [people.id]}
+      body: {type: string, categories: [user.content], erasure: delete_row}
+  replies:
+    subject: customer
+    primary_key: [id]
+    fields:
+      id: {type: integer}
+      note_id: {type: integer, references: [notes.id]}
+      author_id: {type: integer, references: [people.id]}
+      body: {type: string, categories: [user.content]}
+"""
+
+
+def test_not_null_columns_the_data_map_leaves_undeclared_are_never_nulled(
+        tmp_path: Any, rt: Keepword) -> None:
+    """A note kept for someone else's reply keeps its NOT NULL author link and has its
+    NOT NULL body masked: the live store's constraints count, not only ``nullable``."""
+    import sqlalchemy as sa
+
+    from keepword.deployment import load_deployment
+    from tests.requests.world import POLICY
+
+    db = tmp_path / "notes.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+        for ddl in ("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL)",
+                    "CREATE TABLE notes (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL "
+                    "REFERENCES people(id), body TEXT NOT NULL)",
+                    "CREATE TABLE replies (id INTEGER PRIMARY KEY, note_id INTEGER NOT NULL "
+                    "REFERENCES notes(id), author_id INTEGER REFERENCES people(id), body TEXT)",
+                    "INSERT INTO people VALUES (1, 'ann@x.test'), (2, 'bob@x.test')",
+                    "INSERT INTO notes VALUES (10, 1, 'ann wrote this'), (11, 1, 'alone')",
+                    "INSERT INTO replies VALUES (20, 10, 2, 'bob answers')"):
+            conn.exec_driver_sql(ddl)
+    engine.dispose()
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "datasets" / "notes.yaml").write_text(UNDECLARED)
+    dep = load_deployment(tmp_path, environ={"KW_T_NOTES_URL": f"sqlite:///{db}"})
+    try:
+        result = service.run_request(rt, dep, "erasure", {"email": "ann@x.test"})
+    finally:
+        dep.close()
+    assert result.status == "completed", result.reason
+    assert (result.proof or {}).get("ok") is True
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        notes = conn.exec_driver_sql("SELECT id, author_id, body FROM notes").all()
+        replies = conn.exec_driver_sql("SELECT id, author_id, body FROM replies").all()
+    engine.dispose()
+    assert notes == [(10, 1, "[erased]")]  # kept for Bob's reply; the lone note is gone
+    assert replies == [(20, 2, "bob answers")]

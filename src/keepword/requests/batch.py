@@ -33,6 +33,7 @@ from keepword.errors import StoreError
 from keepword.requests import erase, export, journal, proof, rectify
 from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
+    CHANGING,
     MOVED,
     MUTABLE,
     Kind,
@@ -46,7 +47,7 @@ from keepword.requests.lifecycle import (
     transition,
 )
 from keepword.requests.ops import Op, apply_many
-from keepword.requests.plan import Plan, compile_plan
+from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker, WalkResult
 from keepword.runtime import Keepword
 from keepword.subject_state import StateAction, StateKind, current_state, record
@@ -102,6 +103,7 @@ class Batch:
         self._ops: list[Op] | None = None  # every step of the batch (for the proof)
         self._phase = 0
         self._walked: dict[str, Subject] = {}  # subjects walked in this run, by request
+        self._live_known = False
         self.release_claims = False  # the batch's claims end with its final commit
         self.new: list[Req] = []  # run at intake: recorded with the first commit
         self.intake: list[AuditEvent] = []  # their intake events, written first
@@ -157,6 +159,7 @@ class Batch:
 
     def _fresh_run(self, reqs: Sequence[Req]) -> None:
         try:
+            self._know_live()
             subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
                         for r in reqs]
             self._tick("walk", 0, len(subjects))
@@ -187,6 +190,13 @@ class Batch:
                 self.conns.close()
 
     # -- shared steps ---------------------------------------------------------------
+    def _know_live(self) -> None:
+        """Changes are planned against the stores' real NOT NULL columns (read once, when
+        planning or proving needs them: a resume first runs the journaled steps it can)."""
+        if self.kind in CHANGING and not self._live_known:
+            self.plan = live_plan(self.plan, self.dep.datamap, self.dep.stores)
+            self._live_known = True
+
     def _recall(self) -> None:
         """What the batch sealed when it was planned: each subject's knowledge (for the
         proof) and each request's planned result (the outcome the proof completes)."""
@@ -394,6 +404,7 @@ class Batch:
                 self._ops = [_op_of(self.vault.open(st.payload), st.affected) for st in steps]
                 self._phase = max((st.phase for st in steps), default=0)
         ops = self._ops
+        self._know_live()
         subjects = [self._known(rid) for rid in self.reqs]
         walk = Walker(self.plan, self.conns).run(subjects, prior=True)
         bad = proof.unapplied(self.conns, self.plan, ops)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -37,6 +37,7 @@ from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
 from keepword.sqlsets import member_of
+from keepword.stores import StoreResolver, read_live_columns
 
 Table = tuple[str, str]  # (dataset, collection)
 
@@ -88,6 +89,7 @@ class CollectionPlan:
     side_naming: tuple[str, ...] = ()  # naming columns outside the owner tier
     strategies: tuple[tuple[str, Erasure], ...] = ()  # columns erasure may change
     unlinkable: frozenset[str] = frozenset()  # references erasure can set to NULL
+    live_not_null: frozenset[str] = frozenset()  # NOT NULL in the live store (``live_plan``)
 
     def __post_init__(self) -> None:
         self.single_pk = self.pk[0] if len(self.pk) == 1 else None
@@ -106,7 +108,9 @@ class CollectionPlan:
         return not self.tier_joint and len(self.tier) > 1
 
     def nullable(self, col: str) -> bool:
-        return col not in self.pk and self.fields[col].nullable is not False
+        """May erasure write NULL here? Not when the data map or the live store says no."""
+        return (col not in self.pk and self.fields[col].nullable is not False
+                and col not in self.live_not_null)
 
     def strategy(self, col: str) -> Erasure | None:
         """Declared strategy; default ``null`` for personal fields (mask when NOT NULL),
@@ -152,6 +156,17 @@ class Plan:
 
     def __getitem__(self, key: Table) -> CollectionPlan:
         return self.collections[key]
+
+    def with_not_null(self, not_null: dict[Table, frozenset[str]]) -> Plan:
+        """This plan for stores whose columns ``not_null`` refuse NULL (strategies and
+        unlinkable references derived again); the statements are shared."""
+        changed = {t: cols for t, cols in not_null.items()
+                   if t in self.collections and cols != self.collections[t].live_not_null}
+        if not changed:
+            return self
+        collections = {t: replace(cp, live_not_null=changed[t]) if t in changed else cp
+                       for t, cp in self.collections.items()}
+        return replace(self, collections=collections, hot={})
 
     @property
     def identity_types(self) -> set[str]:
@@ -304,6 +319,22 @@ def compile_plan(dm: DataMap, policy_version: str = "") -> Plan:
             _CACHE.clear()
         _CACHE[key] = plan
     return plan
+
+
+def live_plan(plan: Plan, dm: DataMap, stores: StoreResolver) -> Plan:
+    """``plan`` with the live stores' NOT NULL columns: a data map that does not say
+    ``nullable: false`` must not lead erasure to write NULL where the store refuses it
+    (a row kept for others keeps such a link; a ``delete_row`` field of a kept row is
+    masked). One reflection per store; for the requests that change data."""
+    not_null: dict[Table, frozenset[str]] = {}
+    for dkey, loaded in dm.datasets.items():
+        ds = loaded.dataset
+        live = read_live_columns(stores.engine(ds), ds.store.schema_name, dkey)
+        for ckey in ds.collections:
+            cols = frozenset(c for c, ok in live.get(ckey, {}).items() if not ok)
+            if cols:
+                not_null[(dkey, ckey)] = cols
+    return plan.with_not_null(not_null)
 
 
 def _compile(dm: DataMap, version: tuple[str, str]) -> Plan:

@@ -26,6 +26,7 @@ from keepword.requests import erase, rectify
 from keepword.requests.batch import GC_FROM, Batch, Progress, gc_paused, identities_of, vault
 from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
+    CHANGING,
     DsrRequest,
     Kind,
     Req,
@@ -40,7 +41,7 @@ from keepword.requests.lifecycle import (
     requests_table,
     transition,
 )
-from keepword.requests.plan import Plan, compile_plan
+from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker
 from keepword.runtime import Keepword
 from keepword.sqlsets import chunked, member_of
@@ -365,6 +366,8 @@ def dry_run(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
     """The plan and the rows it would touch; nothing is recorded or changed."""
     plan = _plan(dep)
     ids = parse_identities(plan, identities)
+    if kind in CHANGING:
+        plan = live_plan(plan, dep.datamap, dep.stores)
     s = Subject("dry-run", identities_of(ids))
     conns = Connections(dep.stores, dep.datamap.datasets)
     try:
