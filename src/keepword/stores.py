@@ -50,6 +50,16 @@ class StoreResolver:
         self.environ = os.environ if environ is None else environ
         self.base_dir = base_dir
         self._engines: dict[str, Engine] = {}
+        self._columns: dict[str, LiveColumns] = {}
+
+    def live_columns(self, ds: Dataset) -> LiveColumns:
+        """The store's columns and their nullability, read once for this resolver (a
+        loaded deployment), as its engines are."""
+        found = self._columns.get(ds.dataset)
+        if found is None:
+            found = read_live_columns(self.engine(ds), ds.store.schema_name, ds.dataset)
+            self._columns[ds.dataset] = found
+        return found
 
     def raw_url(self, ds: Dataset) -> str:
         conn = ds.store.connection
@@ -85,6 +95,7 @@ class StoreResolver:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+        self._columns.clear()
 
 
 LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}

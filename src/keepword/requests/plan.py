@@ -37,7 +37,7 @@ from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
 from keepword.sqlsets import member_of
-from keepword.stores import StoreResolver, read_live_columns
+from keepword.stores import StoreResolver
 
 Table = tuple[str, str]  # (dataset, collection)
 
@@ -325,11 +325,11 @@ def live_plan(plan: Plan, dm: DataMap, stores: StoreResolver) -> Plan:
     """``plan`` with the live stores' NOT NULL columns: a data map that does not say
     ``nullable: false`` must not lead erasure to write NULL where the store refuses it
     (a row kept for others keeps such a link; a ``delete_row`` field of a kept row is
-    masked). One reflection per store; for the requests that change data."""
+    masked). One reflection per store and deployment; for the requests that change data."""
     not_null: dict[Table, frozenset[str]] = {}
     for dkey, loaded in dm.datasets.items():
         ds = loaded.dataset
-        live = read_live_columns(stores.engine(ds), ds.store.schema_name, dkey)
+        live = stores.live_columns(ds)
         for ckey in ds.collections:
             cols = frozenset(c for c, ok in live.get(ckey, {}).items() if not ok)
             if cols:
