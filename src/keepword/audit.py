@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from keepword import jsoncodec
 from keepword.control.base import Base, utcnow
 
 GENESIS = b"\x00" * 32
@@ -111,7 +112,7 @@ def _encode(seq: int, event: AuditEvent, at: str) -> bytes:
         "subject": event.subject,
         "details": dict(event.details),
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return jsoncodec.canonical(body)
 
 
 _PENDING = "keepword_audit_pending"

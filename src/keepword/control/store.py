@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from keepword import jsoncodec
 from keepword.errors import StoreError, driver_error
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,7 +56,9 @@ class ControlStore:
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        # keepword's JSON columns (request results, references) through the fast codec
+        engine = create_engine(parsed, json_serializer=jsoncodec.dumps_text,
+                               json_deserializer=jsoncodec.loads)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)

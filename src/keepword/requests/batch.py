@@ -19,7 +19,6 @@ import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from keepword.requests.lifecycle import (
     new_id,
     save,
     transition,
+    transition_all,
 )
 from keepword.requests.ops import Op, apply_many
 from keepword.requests.plan import Plan, compile_plan, live_plan
@@ -212,8 +212,8 @@ class Batch:
     def _pause(self, reason: str) -> None:
         reqs = [r for r in self.reqs.values() if Status(r.status) in PAUSABLE]
         now = utcnow()
-        self._commit(reqs, [transition(r, Status.PAUSED, reason=reason, now=now)
-                            for r in reqs])
+        self._commit(reqs, transition_all(reqs, Status.PAUSED, self.batch_id, reason=reason,
+                                          now=now))
 
     def _stop_ambiguous(self, walk: WalkResult) -> list[Subject]:
         stopped = [s for s in walk.subjects if s.problem]
@@ -281,6 +281,8 @@ class Batch:
         events: list[AuditEvent] = []
         knowledge: dict[str, Any] = {}
         learnt: list[Req] = []
+        planned: list[dict[str, Any]] = []
+        steps = len(changes.ops)
         now = utcnow()
         for s in live:
             req = self.reqs[s.key]
@@ -296,11 +298,12 @@ class Batch:
                 learnt.append(req)
             outcome = changes.outcomes[s.key]
             req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
-            events.append(transition(req, Status.PLANNED, now=now, details={
-                "batch": self.batch_id, "steps": len(changes.ops),
-                "deleted": sum(outcome.deleted.values()),
-                "updated": sum(outcome.updated.values())}))
-            events.append(transition(req, Status.RUNNING, now=now))
+            planned.append({"batch": self.batch_id, "steps": steps,
+                            "deleted": sum(outcome.deleted.values()),
+                            "updated": sum(outcome.updated.values())})
+        reqs = [self.reqs[s.key] for s in live]
+        events += transition_all(reqs, Status.PLANNED, self.batch_id, now=now, details=planned)
+        events += transition_all(reqs, Status.RUNNING, self.batch_id, now=now)
         blob = self.vault.seal({"knowledge": knowledge,
                                 "results": {s.key: self.reqs[s.key].result for s in live}})
 
@@ -309,7 +312,7 @@ class Batch:
             self._journal(session, 0, changes.ops)
             save(session, learnt, ("subject_refs",))
 
-        self._commit([self.reqs[s.key] for s in live], events, journal_it,
+        self._commit(reqs, events, journal_it,
                      ("status", "updated_at", "reason", "batch_id", "policy_version",
                       "datamap_version"))
         self._ops, self._phase = list(changes.ops), 0
@@ -361,7 +364,7 @@ class Batch:
         waking = [r for r in self.reqs.values() if r.status != Status.RUNNING.value]
         if waking:
             now = utcnow()
-            self._commit(waking, [transition(r, Status.RUNNING, now=now) for r in waking])
+            self._commit(waking, transition_all(waking, Status.RUNNING, self.batch_id, now=now))
             self.crash.point()
         self._run_steps()
         self._prove()
@@ -440,20 +443,13 @@ class Batch:
         return s
 
     def _finish(self, checked: int, bad: list[dict[str, Any]], again: erase.ChangePlan) -> None:
-        events: list[AuditEvent] = []
-        now = utcnow()
-
-        def conclude(session: Session) -> None:
-            for req in self.reqs.values():
-                events.append(self._conclude(session, req, checked, bad, again, now))
-            journal.purge(session, self.batch_id)
-
         release = self.claimant is not None and self.release_claims
         with self.kw.control.session() as session:
             journal.mark_done_and_start(session, self._done, [])
-            conclude(session)
+            events = self._conclude(session, checked, bad, again)
+            journal.purge(session, self.batch_id)
             save(session, list(self.reqs.values()), (*MOVED, "result"))
-            self.kw.audit.append_many(session, grouped(events, self.batch_id))
+            self.kw.audit.append_many(session, events)
             if release and self.claimant is not None:
                 self.claimant.release_in(session)
         self._done = []
@@ -461,30 +457,45 @@ class Batch:
             self.claimant.released = True
         self.crash.point()
 
-    def _conclude(self, session: Session, req: Req, checked: int,  # noqa: PLR0917
-                  bad: list[dict[str, Any]], again: erase.ChangePlan, now: datetime
-                  ) -> AuditEvent:
-        result = dict(req.result or {})
-        kept = (result.get("outcome") or {}).get("kept", [])
-        left = proof.residual(again, req.id)
-        evidence = proof.Proof(not bad and not left, checked, bad, left, kept)
-        result["proof"] = evidence.as_dict()
-        req.result = result
-        if kept and self.kind is Kind.ERASURE:
-            identities = self.sealed[req.id].get("knowledge", {}).get("identities", {})
-            grounds = sorted({k["exception"] for k in kept})
-            record(session, refs_of(self.kw, identities), StateKind.RESTRICTION,
-                   StateAction.SET,
-                   "erased; kept only under retention exception(s): " + ", ".join(grounds),
-                   request_id=req.id)
-        details = {"proof_ok": evidence.ok, "residual": len(left), "unapplied": len(bad),
-                   "kept": [f"{k['collection']}.{k['field']}:{k['exception']}" for k in kept]}
-        if evidence.ok:
-            return transition(req, Status.COMPLETED, details=details, now=now)
-        what = "; ".join(f"{x['collection']}: {x.get('left') or x.get('problem')}"
-                         for x in [*bad, *left])
-        return transition(req, Status.FAILED, details=details, now=now,
-                          reason=f"residual personal data remains: {what}"[:1000])
+    def _conclude(self, session: Session, checked: int, bad: list[dict[str, Any]],
+                  again: erase.ChangePlan) -> list[AuditEvent]:
+        """Each request's proof in its result; completed, or failed with what remains."""
+        now = utcnow()
+        done: list[Req] = []
+        done_details: list[dict[str, Any]] = []
+        failed: list[AuditEvent] = []
+        residual = proof.residual_by_request(again)
+        for req in self.reqs.values():
+            result = dict(req.result or {})
+            kept = (result.get("outcome") or {}).get("kept", [])
+            left = residual.get(req.id, [])
+            evidence = proof.Proof(not bad and not left, checked, bad, left, kept)
+            result["proof"] = evidence.as_dict()
+            req.result = result
+            if kept and self.kind is Kind.ERASURE:
+                self._restrict_kept(session, req, kept)
+            details = {"proof_ok": evidence.ok, "residual": len(left), "unapplied": len(bad),
+                       "kept": [f"{k['collection']}.{k['field']}:{k['exception']}"
+                                for k in kept]}
+            if evidence.ok:
+                done.append(req)
+                done_details.append(details)
+                continue
+            what = "; ".join(f"{x['collection']}: {x.get('left') or x.get('problem')}"
+                             for x in [*bad, *left])
+            failed.append(transition(req, Status.FAILED, details=details, now=now,
+                                     reason=f"residual personal data remains: {what}"[:1000]))
+        events = transition_all(done, Status.COMPLETED, self.batch_id, now=now,
+                                details=done_details) if done else []
+        return grouped([*events, *failed], self.batch_id)
+
+    def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
+        """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""
+        identities = self.sealed[req.id].get("knowledge", {}).get("identities", {})
+        grounds = sorted({k["exception"] for k in kept})
+        record(session, refs_of(self.kw, identities), StateKind.RESTRICTION, StateAction.SET,
+               "erased; kept only under retention exception(s): " + ", ".join(grounds),
+               request_id=req.id)
 
 
 GC_FROM = 100  # requests in a batch from which the cyclic collector waits until its end

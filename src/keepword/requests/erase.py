@@ -313,7 +313,8 @@ def plan_erasure(walk: WalkResult, policy: Policy, hasher: IdentityHasher, *,
     ``done``: cells an earlier pass already wrote (pseudonyms): not planned again.
     """
     planner = _Planner(walk, policy, hasher, done or {})
-    outcomes = {s.key: planner.subject(s) for s in walk.subjects if s.problem is None}
+    outcomes = {s.key: planner.subject(s) if any(s.rows.values()) else Outcome()
+                for s in walk.subjects if s.problem is None}  # (a proof finds most empty)
     ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row)
     return ChangePlan(ops, outcomes)
 

@@ -15,7 +15,6 @@ references only.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, insert, sele
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from keepword import jsoncodec
 from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
@@ -170,7 +170,7 @@ class Vault:
 
     def seal(self, data: Any) -> bytes:
         nonce = os.urandom(12)
-        plain = json.dumps(data, separators=(",", ":")).encode()
+        plain = jsoncodec.dumps(data)
         return self._V1 + nonce + self._aead.encrypt(nonce, plain, None)
 
     def open(self, token: bytes | None) -> Any:
@@ -179,8 +179,8 @@ class Vault:
         raw = bytes(token)
         try:
             if raw[:1] == self._V1:
-                return json.loads(self._aead.decrypt(raw[1:13], raw[13:], None))
-            return json.loads(self._fernet.decrypt(raw))
+                return jsoncodec.loads(self._aead.decrypt(raw[1:13], raw[13:], None))
+            return jsoncodec.loads(self._fernet.decrypt(raw))
         except (InvalidTag, InvalidToken):
             raise KeepwordError("sealed request data cannot be opened with this key") from None
 
@@ -228,6 +228,57 @@ def transition(req: Req, to: Status, *, reason: str | None = None, actor: str = 
     return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="request",
                       object_id=req.id, subject=req.subject_refs[0] if req.subject_refs else None,
                       details=body)
+
+
+def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datetime,
+                   reason: str | None = None, actor: str = "system",
+                   details: Sequence[Mapping[str, Any]] | None = None) -> list[AuditEvent]:
+    """``transition`` for a batch's requests, with the audit entries ``grouped`` would
+    make of their events (one per request kind and starting state, naming each request
+    and its own ``details``), built without an event per request."""
+    if len(reqs) == 1:
+        return [transition(reqs[0], to, reason=reason, actor=actor, now=now,
+                           details=details[0] if details else None)]
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    allowed: dict[str, bool] = {}
+    ended = to in ENDED
+    for j, req in enumerate(reqs):
+        current = req.status
+        ok = allowed.get(current)
+        if ok is None:
+            ok = allowed[current] = to in TRANSITIONS.get(Status(current), frozenset())
+        if not ok:
+            raise KeepwordError(f"request {req.id} is {current}; it cannot become {to.value}")
+        req.status, req.updated_at, req.reason = to.value, now, reason
+        if to is Status.VERIFIED and req.verified_at is None:
+            req.verified_at = now
+        if ended:
+            req.ended_at, req.sealed = now, None
+        part: dict[str, Any] = {"subject": req.subject_refs[0] if req.subject_refs else None,
+                                "regulation": req.regulation}
+        if reason:
+            part["reason"] = reason
+        if details:
+            part.update(details[j])
+        members = groups.get((req.kind, current))
+        if members is None:
+            members = groups[(req.kind, current)] = {}
+        members[req.id] = part
+    return [_group_event(to, actor, kind, current, parts, batch_id=batch_id)
+            for (kind, current), parts in groups.items()]
+
+
+def _group_event(to: Status, actor: str, kind: str, current: str, parts: dict[str, Any], *,
+                 batch_id: str) -> AuditEvent:
+    if len(parts) == 1:  # a single request keeps its classic entry
+        ((rid, part),) = parts.items()
+        subject = part.pop("subject")
+        return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="request",
+                          object_id=rid, subject=subject,
+                          details={"kind": kind, "from": current, **part})
+    return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="batch",
+                      object_id=batch_id,
+                      details={"kind": kind, "from": current, "requests": parts})
 
 
 MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed", "batch_id",

@@ -89,5 +89,10 @@ def residual(replan: ChangePlan, key: str) -> list[dict[str, Any]]:
     return items
 
 
+def residual_by_request(replan: ChangePlan) -> dict[str, list[dict[str, Any]]]:
+    """``residual`` of every subject that has some (the others: none)."""
+    return {key: left for key in replan.outcomes if (left := residual(replan, key))}
+
+
 def done_cells(ops: Sequence[Op]) -> Mapping[tuple[Table, PK, str], Any]:
     return {cell: value for op in ops for cell, value in op.cells()}

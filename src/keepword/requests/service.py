@@ -282,17 +282,26 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
         return [RequestResult.of(r) for r in reqs]  # still paused: the batch's objects live
 
 
-def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
-            deployment: Deployment | None) -> list[RequestRow]:
+def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
+                ) -> list[str]:
+    """The keys of the requests in a wanted state (of ``deployment``, when given)."""
     table = requests_table()
+    stmt = select(table.c.id).where(table.c.status.in_([s.value for s in wanted]))
+    if deployment is not None:
+        stmt = stmt.where(table.c.deployment == str(deployment.root.resolve()))
     with kw.control.session() as session:
-        if ids is None:
-            reqs = load_rows(session, table.c.status.in_([s.value for s in wanted]), {})
-        else:  # by key alone: a status test beside it can lead the planner off the index
-            where = member_of(table.c.id, "ids", session.connection().dialect.name)
-            states = {s.value for s in wanted}
-            reqs = [r for part in chunked(ids) for r in load_rows(session, where, {"ids": part})
-                    if r.status in states]
+        return list(session.scalars(stmt))
+
+
+def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
+          deployment: Deployment | None) -> list[RequestRow]:
+    table = requests_table()
+    states = {s.value for s in wanted}
+    with kw.control.session() as session:
+        # by key alone: a status test beside it can lead the planner off the index
+        where = member_of(table.c.id, "ids", session.connection().dialect.name)
+        reqs = [r for part in chunked(ids) for r in load_rows(session, where, {"ids": part})
+                if r.status in states]
     reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:
         root = str(deployment.root.resolve())
@@ -303,22 +312,11 @@ def _select(kw: Keepword, wanted: set[Status], ids: Sequence[str] | None,
 def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
                   ids: Sequence[str] | None, deployment: Deployment | None
                   ) -> list[RequestRow]:
-    """Claim the candidates, then read them again: another runner may have moved them."""
-    first = _select(kw, wanted, ids, deployment)
-    held = claimant.claim(kw.control, [r.id for r in first])
-    if not held:
-        return []
-    with kw.control.session() as session:  # their version now: status and last change
-        stmt = select(DsrRequest.id, DsrRequest.status, DsrRequest.updated_at).where(
-            member_of(requests_table().c.id, "ids", session.connection().dialect.name))
-        now = {i: (st, at) for part in chunked(held)
-               for i, st, at in session.execute(stmt, {"ids": part})}
-    by_id = {r.id: r for r in first}
-    same = {i for i in held if now.get(i) == (by_id[i].status, by_id[i].updated_at)}
-    moved = [i for i in held if i in now and i not in same]
-    again = {r.id: r for r in _select(kw, wanted, moved, deployment)} if moved else {}
-    return [by_id[i] if i in same else again[i] for i in (r.id for r in first)
-            if i in same or i in again]
+    """Claim the candidates, then read them: what a claimed request holds cannot move
+    under this runner (another runner would have to claim it first)."""
+    candidates = list(ids) if ids is not None else _candidates(kw, wanted, deployment)
+    held = claimant.claim(kw.control, candidates)
+    return _load(kw, wanted, held, deployment) if held else []
 
 
 def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[RequestRow],
