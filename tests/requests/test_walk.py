@@ -331,3 +331,53 @@ def test_shortcuts_give_exactly_what_role_of_gives(tmp_path_factory: pytest.Temp
         assert snaps[0] == snaps[1]
     finally:
         dep.close()
+
+
+# -- the erasure lane finds exactly the rows the walk finds ---------------------------------
+def _owned(s: Subject) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
+    """The subject's own rows (wherever the walk filed them) and its shared ones."""
+    own = {(t, pk) for t, rows in s.rows.items() for pk, r in rows.items() if r is Role.OWN}
+    own |= {(t, pk) for t, pks in s.lane.items() for pk in pks}
+    shared = {(t, pk) for t, rows in s.rows.items() for pk, r in rows.items()
+              if r is Role.SHARED}
+    return own, shared
+
+
+def _outline(result: WalkResult, subjects: list[Subject]) -> object:
+    return [(s.key, s.problem, sorted(s.identities.items()), dict(s.roots), _owned(s),
+             result.counts(s), sorted(s.administered, key=repr)) for s in subjects]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), people=st.integers(2, 9), batch=st.integers(1, 12),
+       chunk=st.sampled_from([1, 2, 3, 500]))
+def test_the_lane_finds_exactly_what_the_walk_finds(tmp_path_factory: pytest.TempPathFactory,
+                                                    seed: int, people: int, batch: int,
+                                                    chunk: int) -> None:
+    """Collections walked column-wise under the person rows (forced on for every one the
+    lane rules admit) give each subject exactly the own and shared rows, counts, roots
+    and problems of the full walk: first walk and the proof's re-walk."""
+    from keepword.requests.erase import lane_of
+    dep = _gen_deployment(tmp_path_factory.mktemp("gen"), seed, people)
+    plan = compile_plan(dep.datamap, dep.policy.version)
+    lane = lane_of(plan, dep.policy.policy, whole=lambda cp: True)
+    assert lane, "the generated store has collections the lane admits"
+    rng = random.Random(seed)
+    asked = [_identities(rng, people) for _ in range(batch)]
+    try:
+        outlines = []
+        for taken in (lane, frozenset()):
+            conns = Connections(dep.stores, dep.datamap.datasets)
+            try:
+                first = [Subject(str(k), {t: set(v) for t, v in ids.items()})
+                         for k, ids in enumerate(asked)]
+                once = _outline(Walker(plan, conns, chunk=chunk, lane=taken).run(first), first)
+                again = [s.rewalk() for s in first]
+                proof = Walker(plan, conns, chunk=chunk, lane=taken).run(again, prior=True)
+                outlines.append((once, _outline(proof, again)))
+            finally:
+                conns.close()
+        assert outlines[0] == outlines[1]
+    finally:
+        dep.close()

@@ -163,7 +163,7 @@ class Batch:
             subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
                         for r in reqs]
             self._tick("walk", 0, len(subjects))
-            walk = Walker(self.plan, self.conns).run(subjects)
+            walk = Walker(self.plan, self.conns, lane=self._lane()).run(subjects)
             self._tick("walk", len(subjects), len(subjects))
             live = self._stop_ambiguous(walk)
             if self.kind in (Kind.ACCESS, Kind.PORTABILITY):
@@ -196,6 +196,12 @@ class Batch:
         if self.kind in CHANGING and not self._live_known:
             self.plan = live_plan(self.plan, self.dep.datamap, self.dep.stores)
             self._live_known = True
+
+    def _lane(self) -> frozenset[tuple[str, str]]:
+        """Erasure walks the collections it deletes whole column-wise (``erase.lane_of``)."""
+        if self.kind is not Kind.ERASURE:
+            return frozenset()
+        return erase.lane_of(self.plan, self.dep.policy.policy)
 
     def _recall(self) -> None:
         """What the batch sealed when it was planned: each subject's knowledge (for the
@@ -409,7 +415,7 @@ class Batch:
         ops = self._ops
         self._know_live()
         subjects = [self._known(rid) for rid in self.reqs]
-        walk = Walker(self.plan, self.conns).run(subjects, prior=True)
+        walk = Walker(self.plan, self.conns, lane=self._lane()).run(subjects, prior=True)
         bad = proof.unapplied(self.conns, self.plan, ops)
         if self.kind is Kind.ERASURE:
             again = erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher,

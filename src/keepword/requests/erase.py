@@ -17,7 +17,7 @@ point, then groups everything into chunked statements (``ops.build_ops``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +26,8 @@ from keepword.datamap.models import FieldType
 from keepword.identities import IdentityHasher
 from keepword.policy.models import Policy, RetentionException
 from keepword.requests.ops import Cell, Op, build_ops
-from keepword.requests.plan import CollectionPlan, Table
-from keepword.requests.walk import PK, Ref, Role, Row, Subject, WalkResult
+from keepword.requests.plan import CollectionPlan, Edge, Plan, Table
+from keepword.requests.walk import NO_UP, PK, Ref, Role, Row, Subject, WalkResult, fast_of
 
 _SKIP = object()
 
@@ -93,6 +93,7 @@ class _Planner:
         self.hasher = hasher
         self.done = done
         self.deletes: dict[Ref, int] = {}  # row -> layer (self-references: leaves first)
+        self.lane: dict[Table, dict[PK, None]] = {}  # rows of the walk's lane: deleted
         self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
         self.per_row: set[Cell] = set()
         self._static: dict[Table, _Static | None] = {}
@@ -117,6 +118,10 @@ class _Planner:
                 out.deleted[name] = out.deleted.get(name, 0) + 1
                 continue
             self._stays(out, collections[table], ref, rp)
+        for table, pks in s.lane.items():  # whole rows of the subject's own: all go
+            if pks:
+                self.lane.setdefault(table, {}).update(pks)
+                out.deleted[names[table]] = out.deleted.get(names[table], 0) + len(pks)
         return out
 
     def _plans(self, s: Subject) -> dict[Ref, _RowPlan]:
@@ -180,28 +185,7 @@ class _Planner:
         return rp
 
     def _static_of(self, cp: CollectionPlan) -> _Static | None:
-        drop: list[str] = []
-        kept: list[str] = []
-        valued: list[tuple[str, Erasure]] = []
-        for col, declared in cp.strategies:
-            if cp.owner[col] is not None or (
-                    col in cp.naming and (col not in cp.tier or not cp.tier_joint)):
-                return None  # whose the value is depends on the row
-            strategy = declared
-            if strategy is Erasure.KEEP:
-                exc = self.exceptions.get(cp.fields[col].exception or "")
-                if exc is None or exc.applies_to_erasure:
-                    kept.append(col)
-                    continue
-                strategy = Erasure.NULL
-            if strategy is Erasure.DELETE_ROW:
-                drop.append(col)
-            else:
-                valued.append((col, strategy))
-        static = _Static(drop, kept, valued, None)
-        if not valued:
-            static.plan = _RowPlan({}, drop, kept, not kept and bool(drop))
-        return static
+        return static_of(cp, self.exceptions)
 
     def _valued(self, static: _Static, cp: CollectionPlan, pk: PK, row: Row) -> _RowPlan:
         cells: dict[str, Any] = {}
@@ -294,6 +278,78 @@ class _Planner:
             entry["rows"] += 1
 
 
+def static_of(cp: CollectionPlan, exceptions: Mapping[str, RetentionException]
+              ) -> _Static | None:
+    """The collection's plan for the subject's own rows, when it is the same for each."""
+    drop: list[str] = []
+    kept: list[str] = []
+    valued: list[tuple[str, Erasure]] = []
+    for col, declared in cp.strategies:
+        if cp.owner[col] is not None or (
+                col in cp.naming and (col not in cp.tier or not cp.tier_joint)):
+            return None  # whose the value is depends on the row
+        strategy = declared
+        if strategy is Erasure.KEEP:
+            exc = exceptions.get(cp.fields[col].exception or "")
+            if exc is None or exc.applies_to_erasure:
+                kept.append(col)
+                continue
+            strategy = Erasure.NULL
+        if strategy is Erasure.DELETE_ROW:
+            drop.append(col)
+        else:
+            valued.append((col, strategy))
+    static = _Static(drop, kept, valued, None)
+    if not valued:
+        static.plan = _RowPlan({}, drop, kept, not kept and bool(drop))
+    return static
+
+
+def _goes_whole(cp: CollectionPlan, exceptions: Mapping[str, RetentionException]) -> bool:
+    """Is every own row of this collection deleted whole, whatever its values?"""
+    static = static_of(cp, exceptions)
+    return bool(static and static.plan and static.plan.candidate)
+
+
+def lane_of(plan: Plan, policy: Policy,
+            whole: Callable[[CollectionPlan], bool] | None = None) -> frozenset[Table]:
+    """The erasure lane: collections under the person tables whose rows, reached from a
+    subject's own person row, are all the subject's own and all deleted -- so the walk
+    reads only their keys and links (``Walker(lane=...)``) and the planner takes them
+    whole. A collection is in it when it is reached by exactly one reference, from a
+    person table or the lane, that alone names the row's owner (``fast_of``: OWN, and
+    every reference back up is that one); it has no administrator, no self-reference,
+    no value other rows are found by except through lane references; ``whole`` (by
+    default: its own rows are deleted whole, nothing kept) holds."""
+    exceptions = exceptions_of(policy)
+    goes = whole or (lambda cp: _goes_whole(cp, exceptions))
+    into: dict[Table, list[Edge]] = defaultdict(list)
+    for cp in plan.collections.values():
+        for e in cp.down:
+            into[e.child].append(e)
+    lane = {t for t, cp in plan.collections.items() if _lane_candidate(plan, cp, into, goes)}
+    changed = True
+    while changed:  # the lane is closed: its parents in it (or persons), its children too
+        changed = False
+        for t in sorted(lane):
+            cp, parent = plan[t], into[t][0].parent
+            if (not plan[parent].root and parent not in lane) or any(
+                    e.child not in lane for e in cp.down):
+                lane.discard(t)
+                changed = True
+    return frozenset(lane)
+
+
+def _lane_candidate(plan: Plan, cp: CollectionPlan, into: Mapping[Table, list[Edge]],
+                    goes: Callable[[CollectionPlan], bool]) -> bool:
+    edges = into.get(cp.key, [])
+    if cp.root or len(edges) != 1 or cp.administered_by or cp.single_pk is None:
+        return False
+    e = edges[0]
+    return (e.parent != cp.key and fast_of(plan, e) == Role.OWN | NO_UP
+            and cp.value_cols <= {cp.single_pk, *(d.parent_col for d in cp.down)} and goes(cp))
+
+
 def _layer(s: Subject, ref: Ref, deletable: set[Ref], seen: set[Ref]) -> int:
     """0 for a row no deleted row of its own table refers to; else 1 + its children's."""
     seen.add(ref)
@@ -315,7 +371,8 @@ def plan_erasure(walk: WalkResult, policy: Policy, hasher: IdentityHasher, *,
     planner = _Planner(walk, policy, hasher, done or {})
     outcomes = {s.key: planner.subject(s) if any(s.rows.values()) else Outcome()
                 for s in walk.subjects if s.problem is None}  # (a proof finds most empty)
-    ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row)
+    ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row,
+                    lane=planner.lane)
     return ChangePlan(ops, outcomes)
 
 

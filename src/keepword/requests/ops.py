@@ -93,10 +93,12 @@ def decode(value: Any) -> Any:
 
 def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
               cells: dict[tuple[Table, PK], dict[str, Any]], per_row: set[Cell],
-              *, chunk: int = CHUNK) -> list[Op]:
+              *, chunk: int = CHUNK, lane: Mapping[Table, Mapping[PK, None]] | None = None
+              ) -> list[Op]:
     """Group planned changes into chunked statements: updates first, then deletes
     children before parents. ``deletes``: row -> layer within its table (rows of a
-    self-referencing table go leaves first). ``per_row``: cells whose value differs row by row."""
+    self-referencing table go leaves first); ``lane``: more rows to delete, per table
+    (layer 0). ``per_row``: cells whose value differs row by row."""
     consts: dict[tuple[Table, str], list[PK]] = defaultdict(list)
     const_values: dict[tuple[Table, str], dict[str, Any]] = {}
     rows: dict[tuple[Table, tuple[str, ...]], list[tuple[PK, dict[str, Any]]]] = defaultdict(list)
@@ -118,10 +120,14 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
     by_table: dict[Table, dict[int, list[PK]]] = defaultdict(lambda: defaultdict(list))
     for (table, pk), layer in deletes.items():
         by_table[table][layer].append(pk)
+    for table, whole in (lane or {}).items():
+        first = by_table[table][0]
+        seen = set(first)
+        first.extend(pk for pk in whole if pk not in seen)
     for table in plan.delete_order:
-        for _, pks in sorted(by_table.get(table, {}).items()):
-            pks.sort(key=repr)
-            ops.extend(Op(table, "delete", part) for part in chunked(pks, chunk))
+        for _, keys in sorted(by_table.get(table, {}).items()):
+            keys.sort(key=repr)
+            ops.extend(Op(table, "delete", part) for part in chunked(keys, chunk))
     return ops
 
 

@@ -150,7 +150,7 @@ class Plan:
     delete_order: list[Table]  # children before parents
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _count: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
-    _fixed: dict[tuple[str, Table, str, int], sa.Select[Any]] = field(default_factory=dict)
+    _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
     # what the walk's hot loops look up per collection, derived once (walk.py fills it)
     hot: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -193,23 +193,26 @@ class Plan:
             self._count[(key, col)] = stmt
         return stmt
 
-    def select_in(self, key: Table, col: str, n: int) -> sa.Select[Any]:
+    def select_in(self, key: Table, col: str, n: int, cols: tuple[str, ...] | None = None
+                  ) -> sa.Select[Any]:
         """``select_by`` with ``n`` plain parameters ``p0..``: compiled once by
-        SQLAlchemy's cache (an expanding ``IN`` is re-rendered at every execution)."""
-        stmt = self._fixed.get(("select", key, col, n))
+        SQLAlchemy's cache (an expanding ``IN`` is re-rendered at every execution).
+        ``cols``: only these columns (default: every declared one)."""
+        stmt = self._fixed.get(("select", key, col, n, cols))
         if stmt is None:
             cp = self.collections[key]
             target = cp.single_pk if col == "*pk" else col
             assert target is not None, "a composite key takes select_by"
-            stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
+            stmt = sa.select(*(cp.table.c[c] for c in cols or cp.columns)).where(
                 _in(cp.table.c[target], n))
-            self._fixed[("select", key, col, n)] = stmt
+            self._fixed[("select", key, col, n, cols)] = stmt
         return stmt
 
-    def select_any(self, key: Table, col: str) -> sa.Select[Any] | None:
+    def select_any(self, key: Table, col: str, cols: tuple[str, ...] | None = None
+                   ) -> sa.Select[Any] | None:
         """``select_by`` with the values as one array (PostgreSQL: ``col = ANY(:v)``);
         ``None`` when the column has no declared type to make an array of."""
-        stmt = self._fixed.get(("any", key, col, 0))
+        stmt = self._fixed.get(("any", key, col, 0, cols))
         if stmt is None:
             cp = self.collections[key]
             name = cp.single_pk if col == "*pk" else col
@@ -217,9 +220,9 @@ class Plan:
             target = cp.table.c[name]
             if isinstance(target.type, sa.types.NullType):
                 return None
-            stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
+            stmt = sa.select(*(cp.table.c[c] for c in cols or cp.columns)).where(
                 member_of(target, "v", "postgresql"))
-            self._fixed[("any", key, col, 0)] = stmt
+            self._fixed[("any", key, col, 0, cols)] = stmt
         return stmt
 
     def count_any(self, key: Table, col: str) -> sa.Select[Any] | None:

@@ -368,8 +368,9 @@ def dry_run(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
         plan = live_plan(plan, dep.datamap, dep.stores)
     s = Subject("dry-run", identities_of(ids))
     conns = Connections(dep.stores, dep.datamap.datasets)
+    lane = erase.lane_of(plan, dep.policy.policy) if kind is Kind.ERASURE else frozenset()
     try:
-        walk = Walker(plan, conns).run([s])
+        walk = Walker(plan, conns, lane=lane).run([s])
     finally:
         conns.close()
     result = RequestResult(None, kind.value, "dry-run", s.problem, found=walk.counts(s),

@@ -27,7 +27,7 @@ The hot path takes shortcuts that give exactly what asking ``role_of`` row by ro
 gives, in the same order (``Walker(shortcuts=False)`` asks it every time; a test
 compares): a row already ``OWN`` stays so; a row naming nobody takes the role it
 is reached with; a row reached from an ``OWN`` parent through its only owner
-column names the subject (``_fast``); an up edge to a row already ``OWN``, or
+column names the subject (``fast_of``); an up edge to a row already ``OWN``, or
 back to the ``OWN`` parent, changes nothing; rows new to a subject in a simple
 collection are given their role together (``_arrive_fixed``).
 """
@@ -87,6 +87,8 @@ class Subject:
         default_factory=lambda: defaultdict(set))
     problem: str | None = None
     administered: set[tuple[Table, str, Any]] = field(default_factory=set)
+    # rows found through the erasure lane (``Walker(lane=...)``): all the subject's own
+    lane: dict[Table, dict[PK, None]] = field(default_factory=dict)
 
     def names(self, cp: CollectionPlan, col: str, value: Any) -> bool:
         """Does ``value`` in column ``col`` designate this subject?"""
@@ -148,7 +150,7 @@ class Subject:
 
 # A visit: why a lookup is made, for whom: (subject index, kind: seed | root | down
 # | up | pk, column, origin row (down, up), inherited role (down), fast (down): the
-# role every row it reaches takes when the edge tells, plus NO_UP; else 0, see _fast)
+# role every row it reaches takes when the edge tells, plus NO_UP; else 0, see fast_of)
 Visit = tuple[int, str, str, Ref, Role | None, int]
 # Visits answered by rows: every visit applies to every row, rows outermost.
 Batch = tuple[Sequence[Visit], CollectionPlan, Sequence[PK]]
@@ -160,7 +162,7 @@ _ROLES: tuple[Role | None, ...] = (None, Role.LINKED, Role.SHARED, Role.OWN)
 NO_UP = 4  # the rows' up edges all lead back to the parent row, OWN already
 
 
-def _fast(plan: Plan, e: Edge) -> int:
+def fast_of(plan: Plan, e: Edge) -> int:
     """The ``fast`` of a down visit from a parent that is the subject's OWN (so its
     ``e.parent_col`` value is in ``Subject.values``): OWN when ``role_of`` must find
     the child OWN -- it names nobody (it inherits) or its owner tier is just this
@@ -193,6 +195,10 @@ class _Hot:
     values: tuple[tuple[str, tuple[Table, str]], ...]  # value column, key in Subject.values
     down: tuple[_Down, ...]
     up: tuple[_Up, ...]
+    # with an erasure lane: the down edges into it, and the others (the lane takes the
+    # first from the subject's own person row; from any other row, ``down`` is followed)
+    lane_down: tuple[_Down, ...]
+    rest_down: tuple[_Down, ...]
     anonymous: bool  # no naming column: role_of returns the role the row is reached with
     admin: str | None  # administered_by
     context: bool  # shared_context
@@ -203,12 +209,12 @@ class _Hot:
     shortcuts: bool  # skip what cannot change a role (see _arrive, _up)
 
 
-def _derive(plan: Plan, key: Table, shortcuts: bool) -> _Hot:
+def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> _Hot:
     """Without ``shortcuts`` every row asks ``role_of`` (the reference the tests
     compare the shortcuts with)."""
     cp = plan.collections[key]
     down = tuple((e.parent_col, (e.child, e.child_col, "val"), plan[e.child], e.child_col,
-                  e.child_col == plan[e.child].single_pk, _fast(plan, e) if shortcuts else 0,
+                  e.child_col == plan[e.child].single_pk, fast_of(plan, e) if shortcuts else 0,
                   shortcuts and not plan[e.child].naming)
                  for e in cp.down)
     up = tuple((e.child_col, (e.parent, e.parent_col, "val"), plan[e.parent],
@@ -218,7 +224,10 @@ def _derive(plan: Plan, key: Table, shortcuts: bool) -> _Hot:
     bulk = (shortcuts and not down and not cp.administered_by
             and cp.value_cols <= {cp.single_pk}
             and all(by_pk and p.key != key for _, _, p, by_pk in up))
-    return _Hot(cp, key, values, down, up, shortcuts and not cp.naming, cp.administered_by,
+    lane_down = tuple(d for d in down if cp.root and d[2].key in lane)
+    rest_down = tuple(d for d in down if d not in lane_down)
+    return _Hot(cp, key, values, down, up, lane_down, rest_down,
+                shortcuts and not cp.naming, cp.administered_by,
                 cp.shared_context, bulk, {c: f.belongs_to for c, f in cp.fields.items()},
                 shortcuts)
 
@@ -282,6 +291,10 @@ class WalkResult:
             n = sum(1 for r in by_pk.values() if r >= Role.SHARED)
             if n:
                 out[self.plan[table].name] = n
+        for table, pks in s.lane.items():
+            if pks:
+                name = self.plan[table].name
+                out[name] = out.get(name, 0) + len(pks)
         return out
 
 
@@ -289,8 +302,11 @@ class Walker:
     """Runs the walk for a batch of subjects over one set of connections."""
 
     def __init__(self, plan: Plan, conns: Connections, *, chunk: int = CHUNK,
-                 shortcuts: bool = True) -> None:
+                 shortcuts: bool = True, lane: frozenset[Table] = frozenset()) -> None:
         self.plan = plan
+        self.lane = lane  # collections walked column-wise below own person rows (erasure)
+        # lane lookups to make: (collection, column) -> value -> the subjects asking
+        self._lane_want: dict[tuple[Table, str], dict[Any, set[int]]] = {}
         self.shortcuts = shortcuts  # False: role_of for every row (tests compare)
         self.conns = conns
         self.chunk = chunk
@@ -303,9 +319,10 @@ class Walker:
         self._seed_rows: dict[int, list[tuple[Visit, CollectionPlan, PK]]] = defaultdict(list)
 
     def _hot(self, key: Table) -> _Hot:
-        hot: _Hot | None = self.plan.hot.get((key, self.shortcuts))
+        hot: _Hot | None = self.plan.hot.get((key, self.shortcuts, self.lane))
         if hot is None:
-            hot = self.plan.hot[(key, self.shortcuts)] = _derive(self.plan, key, self.shortcuts)
+            hot = self.plan.hot[(key, self.shortcuts, self.lane)] = _derive(
+                self.plan, key, self.shortcuts, self.lane)
         return hot
 
     # -- lookups ---------------------------------------------------------------
@@ -378,12 +395,13 @@ class Walker:
         self.rows[cp.key].update(zip(pks, rows, strict=False))
         return pks, rows
 
-    def _select(self, cp: CollectionPlan, col: str, values: list[Any]
-                ) -> Iterator[Sequence[Sequence[Any]]]:
-        """One result per chunk of values (one statement per chunk)."""
+    def _select(self, cp: CollectionPlan, col: str, values: list[Any],
+                cols: tuple[str, ...] | None = None) -> Iterator[Sequence[Sequence[Any]]]:
+        """One result per chunk of values (one statement per chunk); ``cols``: only
+        these columns."""
         conn = self.conns.get(cp.key[0])
         fixed = col != "*pk" or cp.single_pk is not None
-        array = self.plan.select_any(cp.key, col) if (
+        array = self.plan.select_any(cp.key, col, cols) if (
             fixed and uses_arrays(conn.dialect.name)) else None
         for part in chunked(values, self.chunk):
             self.queries += 1
@@ -391,7 +409,7 @@ class Walker:
                 stmt, params = array, {"v": part}
             elif fixed:  # pad with the last value: a fixed number of parameters
                 n, params = _padded(part, self.chunk)
-                stmt = self.plan.select_in(cp.key, col, n)
+                stmt = self.plan.select_in(cp.key, col, n, cols)
             else:
                 stmt, params = self.plan.select_by(cp.key, col), {"v": part}
             try:
@@ -442,6 +460,7 @@ class Walker:
             if i in seed_rows:
                 self._arrive([((visit,), cp, (pk,)) for visit, cp, pk in seed_rows[i]], subjects)
         self._spread(subjects)
+        self._expand_lane(subjects)
         return WalkResult(self.plan, self.rows, subjects, self.queries)
 
     def _resolve(self, subjects: list[Subject], *, prior: bool) -> None:
@@ -555,7 +574,11 @@ class Walker:
 
     def _virtual_down(self, i: int, s: Subject, cp: CollectionPlan, pk: PK) -> None:
         origin = (cp.key, pk)
-        for parent_col, group, child, col, by_pk, fast, _ in self._hot(cp.key).down:
+        hot = self._hot(cp.key)
+        for parent_col, _, child, col, *_ in hot.lane_down:
+            for v in s.values.get((cp.key, parent_col), ()):
+                self._lane_want.setdefault((child.key, col), {}).setdefault(v, set()).add(i)
+        for parent_col, group, child, col, by_pk, fast, _ in hot.rest_down:
             for v in s.values.get((cp.key, parent_col), ()):
                 self._want_in(group, child, by_pk, v, v, (i, "down", col, origin, Role.OWN, fast))
 
@@ -581,17 +604,22 @@ class Walker:
                     values[vkey].add(v if type(v) in _PLAIN else canon(v))
         if hot.admin and row[hot.admin] is not None:
             s.administered.add((hot.key, hot.admin, canon(row[hot.admin])))
-        if hot.down:
-            self._down(i, hot, pk, row, role)
+        if hot.lane_down and role is Role.OWN and pk in s.roots.get(hot.key, ()):
+            self._seed_lane(i, hot, row)  # their own person row: the lane finds the rest
+            if hot.rest_down:
+                self._down(i, hot, hot.rest_down, pk, row, role)
+        elif hot.down:
+            self._down(i, hot, hot.down, pk, row, role)
         if hot.up and (role is Role.OWN or hot.context):
             self._up(i, s, hot, pk, row)
 
-    def _down(self, i: int, hot: _Hot, pk: PK, row: Row, role: Role) -> None:
+    def _down(self, i: int, hot: _Hot, down: tuple[_Down, ...], pk: PK, row: Row,  # noqa: PLR0917
+              role: Role) -> None:
         """The rows referring to this one: ``_want(child, col, "val", v, v, visit)``
         inlined (a lookup answered before, a row known by its key, or a new one)."""
         origin = (hot.key, pk)
         ready, rows, pending, done_all = self._ready, self.rows, self._pending, self._done
-        for parent_col, group, child, child_col, by_pk, own, anon in hot.down:
+        for parent_col, group, child, child_col, by_pk, own, anon in down:
             v = row[parent_col]
             if v is None:
                 continue
@@ -608,6 +636,30 @@ class Walker:
                 wanted[v] = (v, [visit])
             else:
                 slot[1].append(visit)
+
+    def _seed_lane(self, i: int, hot: _Hot, row: Row) -> None:
+        want = self._lane_want
+        for parent_col, _, child, child_col, *_ in hot.lane_down:
+            v = row[parent_col]
+            if v is not None:
+                v = v if type(v) in _PLAIN else canon(v)
+                want.setdefault((child.key, child_col), {}).setdefault(v, set()).add(i)
+
+    # -- the erasure lane ------------------------------------------------------------
+    def _expand_lane(self, subjects: list[Subject]) -> None:
+        """Below the subjects' own person rows, the lane's collections (see
+        ``erase.lane_of``): every row reached is the subject's own, so only keys and
+        the columns leading further down are read, and rows are filed by subject
+        column-wise, without a visit per row. Depth by depth (the lane is a tree)."""
+        want, self._lane_want = self._lane_want, {}
+        while want:
+            deeper: dict[tuple[Table, str], dict[Any, set[int]]] = {}
+            for (key, col), owners in want.items():
+                cp = self.plan[key]
+                cols, npk, below = _lane_shape(self.plan, cp, col)
+                for result in self._select(cp, col, list(owners), cols):
+                    _file_lane(subjects, key, owners, result, npk, below, deeper)
+            want = deeper
 
     def _up(self, i: int, s: Subject, hot: _Hot, pk: PK, row: Row) -> None:
         """The context a row of the subject points at (the thread, the order)."""
@@ -647,7 +699,7 @@ class Walker:
     def _arrive(self, batches: Iterable[Batch], subjects: list[Subject]) -> None:
         """Each visit reaches its rows (rows outermost): note the child, give the role.
         Shortcuts, each giving what ``role_of`` would: a row already OWN stays so; a
-        visit's ``fast`` role (see ``_fast``); a row naming nobody takes the role it
+        visit's ``fast`` role (see ``fast_of``); a row naming nobody takes the role it
         is reached with."""
         last = None
         for visits, cp, pks in batches:
@@ -779,6 +831,50 @@ class Walker:
                 if totals.get(canon(v), 0) != mine:
                     ok.discard((i, pk))
         return sorted(ok, key=repr)
+
+
+def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
+                ) -> tuple[tuple[str, ...], int, tuple[tuple[int, tuple[Table, str]], ...]]:
+    """What a lane lookup reads: the looked-up column, the key, the columns its own lane
+    children are found by (with where each goes)."""
+    shape = plan.hot.get(("lane-shape", cp.key, col))
+    if shape is None:
+        cols = [col, *cp.pk]
+        below = []
+        for e in cp.down:
+            if e.parent_col not in cols:
+                cols.append(e.parent_col)
+            below.append((cols.index(e.parent_col), (e.child, e.child_col)))
+        shape = plan.hot[("lane-shape", cp.key, col)] = (tuple(cols), len(cp.pk), tuple(below))
+    return shape
+
+
+def _file_lane(subjects: list[Subject], key: Table, owners: Mapping[Any, set[int]],  # noqa: PLR0917
+               result: Sequence[Sequence[Any]], npk: int,
+               below: tuple[tuple[int, tuple[Table, str]], ...],
+               deeper: dict[tuple[Table, str], dict[Any, set[int]]]) -> None:
+    """File each fetched lane row under the subjects whose row it hangs off."""
+    got: dict[int, dict[PK, None]] = {}
+    for row in result:
+        v = row[0]
+        who = owners.get(v if type(v) in _PLAIN else canon(v))
+        if not who:
+            continue
+        pk = tuple(x if type(x) in _PLAIN else canon(x) for x in row[1:1 + npk])
+        for i in who:
+            mine = got.get(i)
+            if mine is None:
+                mine = got[i] = {}
+            mine[pk] = None
+        for j, group in below:
+            w = row[j]
+            if w is not None:
+                w = w if type(w) in _PLAIN else canon(w)
+                deeper.setdefault(group, {}).setdefault(w, set()).update(who)
+    for i, pks in got.items():
+        s = subjects[i]
+        if s.problem is None:
+            s.lane.setdefault(key, {}).update(pks)
 
 
 def _fresh() -> dict[int, dict[str, set[str]]]:
