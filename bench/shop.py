@@ -244,7 +244,14 @@ def _finish(engine: Engine) -> None:
                 for fk in table.foreign_key_constraints:
                     conn.execute(AddConstraint(fk))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
+        if engine.dialect.name == "postgresql":
+            # settled, as a live database is: hint bits and visibility map set, statistics
+            # taken, the load's dirty pages written -- else whoever runs first after the
+            # load pays for it (the floor and keepword would not be measured alike)
+            conn.execute(text("VACUUM (ANALYZE)"))
+            conn.execute(text("CHECKPOINT"))
+        else:
+            conn.execute(text("ANALYZE"))
 
 
 # --- The data map and a minimal policy -------------------------------------------------

@@ -286,7 +286,6 @@ class Batch:
         changes = self._changes(walk, live)
         events: list[AuditEvent] = []
         knowledge: dict[str, Any] = {}
-        learnt: list[Req] = []
         planned: list[dict[str, Any]] = []
         steps = len(changes.ops)
         now = utcnow()
@@ -298,10 +297,6 @@ class Batch:
             knowledge[s.key] = s.knowledge()
             self.sealed[s.key] = {**self.sealed[s.key], "knowledge": knowledge[s.key]}
             self._walked[s.key] = s
-            refs = merge_refs(req.subject_refs, refs_of(self.kw, s.identities))
-            if refs != req.subject_refs:  # identities learnt on the way (written below)
-                req.subject_refs = refs
-                learnt.append(req)
             outcome = changes.outcomes[s.key]
             req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
             planned.append({"batch": self.batch_id, "steps": steps,
@@ -316,7 +311,6 @@ class Batch:
         def journal_it(session: Session) -> None:
             journal.open_batch(session, self.batch_id, self.kind.value, len(live), blob)
             self._journal(session, 0, changes.ops)
-            save(session, learnt, ("subject_refs",))
 
         self._commit(reqs, events, journal_it,
                      ("status", "updated_at", "reason", "batch_id", "policy_version",
@@ -454,7 +448,7 @@ class Batch:
             journal.mark_done_and_start(session, self._done, [])
             events = self._conclude(session, checked, bad, again)
             journal.purge(session, self.batch_id)
-            save(session, list(self.reqs.values()), (*MOVED, "result"))
+            save(session, list(self.reqs.values()), (*MOVED, "result", "subject_refs"))
             self.kw.audit.append_many(session, events)
             if release and self.claimant is not None:
                 self.claimant.release_in(session)
@@ -472,6 +466,9 @@ class Batch:
         failed: list[AuditEvent] = []
         residual = proof.residual_by_request(again)
         for req in self.reqs.values():
+            # the references of every identity the walk learnt (written with the end)
+            known = self.sealed[req.id].get("knowledge", {}).get("identities", {})
+            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, known))
             result = dict(req.result or {})
             kept = (result.get("outcome") or {}).get("kept", [])
             left = residual.get(req.id, [])
@@ -497,9 +494,8 @@ class Batch:
 
     def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
         """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""
-        identities = self.sealed[req.id].get("knowledge", {}).get("identities", {})
         grounds = sorted({k["exception"] for k in kept})
-        record(session, refs_of(self.kw, identities), StateKind.RESTRICTION, StateAction.SET,
+        record(session, req.subject_refs, StateKind.RESTRICTION, StateAction.SET,
                "erased; kept only under retention exception(s): " + ", ".join(grounds),
                request_id=req.id)
 

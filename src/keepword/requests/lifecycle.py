@@ -301,6 +301,8 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     first = reqs[0]
     same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
     varying = tuple(c for c in cols if c not in same)
+    if varying:  # each row is rewritten once: the common columns go with the others
+        varying, same = tuple(cols), ()
     table = requests_table()
     conn = session.connection()
     if same:
