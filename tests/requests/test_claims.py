@@ -12,7 +12,7 @@ from keepword.control import ControlStore
 from keepword.control.base import utcnow
 from keepword.deployment import Deployment
 from keepword.requests import service
-from keepword.requests.claims import Claimant, RequestClaim
+from keepword.requests.claims import LEASE, Claimant, RequestClaim
 from keepword.requests.lifecycle import Kind
 from keepword.runtime import Keepword
 from tests.requests.world import World
@@ -63,6 +63,12 @@ def test_renew_extends_only_the_owners_leases(control: ControlStore) -> None:
         Claimant("run-b").renew(s, ["r1"])
         first_until = s.get(RequestClaim, "r1")
         assert first_until is not None and first_until.until < utcnow() + timedelta(minutes=1)
+        first.renew(s, ["r1"])  # its lease was taken a moment ago: not rewritten yet
+        s.expire_all()
+        same = s.get(RequestClaim, "r1")
+        assert same is not None and same.until < utcnow() + timedelta(minutes=1)
+        assert first.renewed is not None
+        first.renewed -= LEASE / 2  # time passes: most of the lease is gone
         first.renew(s, ["r1"])
         s.expire_all()
         renewed = s.get(RequestClaim, "r1")

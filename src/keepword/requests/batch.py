@@ -518,18 +518,25 @@ def gc_paused(n: int) -> Iterator[None]:
         gc.enable()
 
 
-UNIT = 20  # steps per store transaction: bounded, so store locks stay short
+UNIT = 20  # steps per store transaction at most: bounded, so store locks stay short
+UNIT_ROWS = 10_000  # and rows (a step holds up to ``ops.keys_per_step`` keys)
 
 
 def _units(ops: Sequence[tuple[int, Op]]) -> list[list[tuple[int, Op]]]:
-    """Consecutive steps on one store, at most ``UNIT`` each (order kept)."""
+    """Consecutive steps on one store, at most ``UNIT`` steps and (unless one step is
+    bigger) ``UNIT_ROWS`` rows each (order kept)."""
     units: list[list[tuple[int, Op]]] = []
+    rows = 0
     for item in ops:
         last = units[-1] if units else None
-        if last and len(last) < UNIT and last[0][1].table[0] == item[1].table[0]:
+        n = item[1].count
+        if (last and len(last) < UNIT and rows + n <= UNIT_ROWS
+                and last[0][1].table[0] == item[1].table[0]):
             last.append(item)
+            rows += n
         else:
             units.append([item])
+            rows = n
     return units
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.control.store import ControlStore
-from keepword.sqlsets import chunked, member_of
+from keepword.sqlsets import chunk_for, chunked, member_of
 
 LEASE = timedelta(minutes=15)
 
@@ -59,6 +59,7 @@ class Claimant:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     released: bool = False  # set once a batch's final commit released the claims
+    renewed: datetime | None = None  # when this runner's leases last ran to a full LEASE
 
     def claim(self, store: ControlStore, ids: Sequence[str]) -> list[str]:
         """The subset of ``ids`` this runner now holds (others are being run elsewhere)."""
@@ -75,12 +76,13 @@ class Claimant:
     def _claim(self, session: Session, ids: list[str]) -> list[str]:
         now = utcnow()
         dialect = session.connection().dialect.name
-        rows = [c for part in chunked(ids) for c in session.execute(
+        size = chunk_for(dialect)
+        rows = [c for part in chunked(ids, size) for c in session.execute(
             select(_claims).where(member_of(_claims.c.request_id, "ids", dialect)),
             {"ids": part})]
         stale = [c.request_id for c in rows if c.owner != self.owner and (
             c.until <= now or (c.host == self.host and not _alive(c.pid)))]
-        for part in chunked(stale):
+        for part in chunked(stale, size):
             session.execute(delete(_claims).where(
                 member_of(_claims.c.request_id, "ids", dialect)), {"ids": part})
         gone = set(stale)
@@ -92,11 +94,16 @@ class Claimant:
                 {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
                  "until": now + LEASE} for i in free])
         taken = mine | set(free)  # a set: a list here made big batches quadratic
+        if free and self.renewed is None:  # every lease of this runner ends after then
+            self.renewed = now
         return [i for i in ids if i in taken]
 
     def hold_new(self, session: Session, ids: Sequence[str]) -> None:
         """Claim requests created in this transaction (nobody else can hold them yet)."""
-        until = utcnow() + LEASE
+        now = utcnow()
+        until = now + LEASE
+        if self.renewed is None:
+            self.renewed = now
         session.execute(insert(_claims), [
             {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
              "until": until} for i in ids])
@@ -105,10 +112,14 @@ class Claimant:
         """Extend the lease on ``ids`` (called with each state change of a batch).
 
         Every lease of this runner is extended (it is alive and progressing): one
-        statement by owner, not an IN list of a whole batch's ids."""
-        if ids:
+        statement by owner, not an IN list of a whole batch's ids; not again while the
+        last full lease has most of its time left (rewriting every claim row at each
+        state change of a batch cost more than the change)."""
+        now = utcnow()
+        if ids and (self.renewed is None or now - self.renewed > LEASE / 4):
             session.execute(update(RequestClaim).where(RequestClaim.owner == self.owner)
-                            .values(until=utcnow() + LEASE))
+                            .values(until=now + LEASE))
+            self.renewed = now
 
     def release(self, store: ControlStore) -> None:
         if self.released:

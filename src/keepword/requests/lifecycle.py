@@ -35,7 +35,7 @@ from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
 from keepword.policy.models import Deadline, Regulation
-from keepword.sqlsets import chunked, member_of
+from keepword.sqlsets import chunk_for, chunked, member_of
 
 
 class Kind(StrEnum):
@@ -313,7 +313,7 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
                 member_of(table.c.id, "k_ids", conn.dialect.name)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
         values = {"k_" + c: getattr(first, c) for c in same}
-        for part in chunked([r.id for r in reqs]):
+        for part in chunked([r.id for r in reqs], chunk_for(conn.dialect.name)):
             conn.execute(stmt, {"k_ids": part, **values})
     if varying:
         stmt = _SAVES.get(varying)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keepword.requests.plan import CollectionPlan, Plan, Table
 from keepword.requests.walk import PK, store_error
-from keepword.sqlsets import CHUNK, chunked, member_of
+from keepword.sqlsets import ARRAY_CHUNK, CHUNK, chunked, member_of
 
 Cell = tuple[Table, PK, str]
 
@@ -93,12 +93,13 @@ def decode(value: Any) -> Any:
 
 def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
               cells: dict[tuple[Table, PK], dict[str, Any]], per_row: set[Cell],
-              *, chunk: int = CHUNK, lane: Mapping[Table, Mapping[PK, None]] | None = None
-              ) -> list[Op]:
+              *, chunk: int | None = None,
+              lane: Mapping[Table, Mapping[PK, None]] | None = None) -> list[Op]:
     """Group planned changes into chunked statements: updates first, then deletes
     children before parents. ``deletes``: row -> layer within its table (rows of a
     self-referencing table go leaves first); ``lane``: more rows to delete, per table
-    (layer 0). ``per_row``: cells whose value differs row by row."""
+    (layer 0). ``per_row``: cells whose value differs row by row. ``chunk``: keys per
+    statement (default: what the table's store takes, ``keys_per_step``)."""
     consts: dict[tuple[Table, str], list[PK]] = defaultdict(list)
     const_values: dict[tuple[Table, str], dict[str, Any]] = {}
     rows: dict[tuple[Table, tuple[str, ...]], list[tuple[PK, dict[str, Any]]]] = defaultdict(list)
@@ -114,9 +115,9 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
     ops: list[Op] = []
     for (table, sig), pks in sorted(consts.items(), key=lambda kv: repr(kv[0])):
         ops.extend(Op(table, "update", part, const_values[(table, sig)])
-                   for part in chunked(pks, chunk))
+                   for part in chunked(pks, chunk or keys_per_step(plan, table)))
     for (table, _), items in sorted(rows.items(), key=lambda kv: repr(kv[0])):
-        ops.extend(Op(table, "rows", rows=part) for part in chunked(items, chunk))
+        ops.extend(Op(table, "rows", rows=part) for part in chunked(items, chunk or CHUNK))
     by_table: dict[Table, dict[int, list[PK]]] = defaultdict(lambda: defaultdict(list))
     for (table, pk), layer in deletes.items():
         by_table[table][layer].append(pk)
@@ -127,8 +128,16 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
     for table in plan.delete_order:
         for _, keys in sorted(by_table.get(table, {}).items()):
             keys.sort(key=repr)
-            ops.extend(Op(table, "delete", part) for part in chunked(keys, chunk))
+            ops.extend(Op(table, "delete", part)
+                       for part in chunked(keys, chunk or keys_per_step(plan, table)))
     return ops
+
+
+def keys_per_step(plan: Plan, table: Table) -> int:
+    """Keys one statement of a step takes: an array on PostgreSQL holds many more than a
+    list of parameters (composite keys go as lists everywhere)."""
+    single = plan[table].single_pk is not None
+    return ARRAY_CHUNK if single and table[0] in plan.arrays else CHUNK
 
 
 _P = "kw__"  # bind-parameter prefix: never clashes with a column name

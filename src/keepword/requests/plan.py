@@ -36,7 +36,7 @@ from keepword.datamap import DataMap, Erasure, Field_
 from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
-from keepword.sqlsets import member_of
+from keepword.sqlsets import member_of, uses_arrays
 from keepword.stores import StoreResolver
 
 Table = tuple[str, str]  # (dataset, collection)
@@ -148,6 +148,7 @@ class Plan:
     collections: dict[Table, CollectionPlan]
     seeds: dict[str, list[tuple[Table, str]]]  # identity type -> identity columns
     delete_order: list[Table]  # children before parents
+    arrays: frozenset[str] = frozenset()  # datasets whose store takes keys as arrays
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _count: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
@@ -367,7 +368,10 @@ def _compile(dm: DataMap, version: tuple[str, str]) -> Plan:
         if fld.identity:
             seeds[fld.identity].append((addr.table, addr.field))
             collections[addr.table].value_cols |= {addr.field}
-    return Plan(version, collections, dict(seeds), _delete_order(collections, all_edges))
+    arrays = frozenset(d for d, loaded in dm.datasets.items()
+                       if uses_arrays(loaded.dataset.store.kind.value))
+    return Plan(version, collections, dict(seeds), _delete_order(collections, all_edges),
+                arrays)
 
 
 def _roots(dm: DataMap) -> set[Table]:

@@ -44,7 +44,7 @@ from keepword.requests.lifecycle import (
 from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker
 from keepword.runtime import Keepword
-from keepword.sqlsets import chunked, member_of
+from keepword.sqlsets import chunk_for, chunked, member_of
 
 
 @dataclass
@@ -300,7 +300,9 @@ def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
     with kw.control.session() as session:
         # by key alone: a status test beside it can lead the planner off the index
         where = member_of(table.c.id, "ids", session.connection().dialect.name)
-        reqs = [r for part in chunked(ids) for r in load_rows(session, where, {"ids": part})
+        size = chunk_for(session.connection().dialect.name)
+        reqs = [r for part in chunked(ids, size)
+                for r in load_rows(session, where, {"ids": part})
                 if r.status in states]
     reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:

@@ -60,7 +60,7 @@ from keepword.requests.plan import (
     normals,
     param_names,
 )
-from keepword.sqlsets import CHUNK, chunked, uses_arrays
+from keepword.sqlsets import CHUNK, chunk_for, chunked, uses_arrays
 from keepword.stores import StoreResolver
 
 PK = tuple[Any, ...]
@@ -301,7 +301,7 @@ class WalkResult:
 class Walker:
     """Runs the walk for a batch of subjects over one set of connections."""
 
-    def __init__(self, plan: Plan, conns: Connections, *, chunk: int = CHUNK,
+    def __init__(self, plan: Plan, conns: Connections, *, chunk: int | None = None,
                  shortcuts: bool = True, lane: frozenset[Table] = frozenset()) -> None:
         self.plan = plan
         self.lane = lane  # collections walked column-wise below own person rows (erasure)
@@ -309,7 +309,7 @@ class Walker:
         self._lane_want: dict[tuple[Table, str], dict[Any, set[int]]] = {}
         self.shortcuts = shortcuts  # False: role_of for every row (tests compare)
         self.conns = conns
-        self.chunk = chunk
+        self.chunk = chunk  # values per lookup (default: the backend's, ``chunk_for``)
         self.rows: dict[Table, dict[PK, Row]] = defaultdict(dict)
         self.queries = 0
         self._pending: dict[tuple[Table, str, str], dict[Any, tuple[Any, list[Visit]]]] = (
@@ -403,12 +403,13 @@ class Walker:
         fixed = col != "*pk" or cp.single_pk is not None
         array = self.plan.select_any(cp.key, col, cols) if (
             fixed and uses_arrays(conn.dialect.name)) else None
-        for part in chunked(values, self.chunk):
+        size = self.chunk or (chunk_for(conn.dialect.name) if array is not None else CHUNK)
+        for part in chunked(values, size):
             self.queries += 1
             if array is not None:  # one array parameter: one statement text, prepared
                 stmt, params = array, {"v": part}
             elif fixed:  # pad with the last value: a fixed number of parameters
-                n, params = _padded(part, self.chunk)
+                n, params = _padded(part, size)
                 stmt = self.plan.select_in(cp.key, col, n, cols)
             else:
                 stmt, params = self.plan.select_by(cp.key, col), {"v": part}
@@ -427,11 +428,12 @@ class Walker:
         conn = self.conns.get(cp.key[0])
         out: dict[Any, int] = {}
         array = self.plan.count_any(cp.key, col) if uses_arrays(conn.dialect.name) else None
-        for part in chunked(values, self.chunk):
+        size = self.chunk or (chunk_for(conn.dialect.name) if array is not None else CHUNK)
+        for part in chunked(values, size):
             if array is not None:
                 stmt, params = array, {"v": part}
             else:
-                n, params = _padded(part, self.chunk)
+                n, params = _padded(part, size)
                 stmt = self.plan.count_in(cp.key, col, n)
             self.queries += 1
             try:
