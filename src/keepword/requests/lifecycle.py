@@ -276,9 +276,15 @@ def _group_event(to: Status, actor: str, kind: str, current: str, parts: dict[st
         return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="request",
                           object_id=rid, subject=subject,
                           details={"kind": kind, "from": current, **part})
+    first = next(iter(parts.values()))
+    common = {k: v for k, v in first.items() if k != "subject"
+              and all(k in p and p[k] == v for p in parts.values())}
+    if common:  # said once for the group (``AuditLog.entries`` gives each its share)
+        parts = {rid: {k: v for k, v in p.items() if k not in common}
+                 for rid, p in parts.items()}
     return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="batch",
                       object_id=batch_id,
-                      details={"kind": kind, "from": current, "requests": parts})
+                      details={"kind": kind, "from": current, **common, "requests": parts})
 
 
 MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed", "batch_id",

@@ -855,28 +855,49 @@ def _file_lane(subjects: list[Subject], key: Table, owners: Mapping[Any, set[int
                result: Sequence[Sequence[Any]], npk: int,
                below: tuple[tuple[int, tuple[Table, str]], ...],
                deeper: dict[tuple[Table, str], dict[Any, set[int]]]) -> None:
-    """File each fetched lane row under the subjects whose row it hangs off."""
+    """File each fetched lane row under the subjects whose row it hangs off (columns
+    made canonical in bulk; the owners' sets are shared down, never changed)."""
+    if not result:
+        return
     got: dict[int, dict[PK, None]] = {}
-    for row in result:
-        v = row[0]
-        who = owners.get(v if type(v) in _PLAIN else canon(v))
-        if not who:
+    whose = list(map(owners.get, _column(result, 0)))
+    pks = _lane_keys(result, npk)
+    for who, pk in zip(whose, pks, strict=True):
+        if who is None:
             continue
-        pk = tuple(x if type(x) in _PLAIN else canon(x) for x in row[1:1 + npk])
         for i in who:
             mine = got.get(i)
             if mine is None:
-                mine = got[i] = {}
-            mine[pk] = None
-        for j, group in below:
-            w = row[j]
-            if w is not None:
-                w = w if type(w) in _PLAIN else canon(w)
-                deeper.setdefault(group, {}).setdefault(w, set()).update(who)
-    for i, pks in got.items():
+                got[i] = {pk: None}
+            else:
+                mine[pk] = None
+    for j, group in below:
+        _hand_down(deeper.setdefault(group, {}), _column(result, j), whose)
+    for i, found in got.items():
         s = subjects[i]
         if s.problem is None:
-            s.lane.setdefault(key, {}).update(pks)
+            mine = s.lane.get(key)
+            if mine is None:
+                s.lane[key] = found
+            else:
+                mine.update(found)
+
+
+def _lane_keys(result: Sequence[Sequence[Any]], npk: int) -> list[PK]:
+    if npk == 1:
+        return list(zip(_column(result, 1)))
+    return [tuple(x if type(x) in _PLAIN else canon(x) for x in row[1:1 + npk])
+            for row in result]
+
+
+def _hand_down(into: dict[Any, set[int]], links: list[Any], whose: list[set[int] | None]
+               ) -> None:
+    """The next lane level: each link value, asked for by the owners of its row."""
+    for w, who in zip(links, whose, strict=True):
+        if w is None or who is None:
+            continue
+        known = into.get(w)
+        into[w] = who if known is None or known is who else known | who
 
 
 def _fresh() -> dict[int, dict[str, set[str]]]:
