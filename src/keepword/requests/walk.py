@@ -233,12 +233,19 @@ def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> 
 
 
 class Connections:
-    """One connection per store for the whole batch."""
+    """One connection per store for the whole batch.
+
+    Until ``end_reads``, PostgreSQL connections read in autocommit: under READ
+    COMMITTED each statement has its own snapshot anyway, and a single request's walk
+    saves the ``BEGIN`` and ``ROLLBACK`` round trips. Writes always run in transactions
+    (``end_reads`` comes first)."""
 
     def __init__(self, resolver: StoreResolver, datasets: Mapping[str, Any]) -> None:
         self._resolver = resolver
         self._datasets = datasets
         self._open: dict[str, Connection] = {}
+        self._reading = True
+        self._autocommit: set[str] = set()  # datasets whose connection reads in autocommit
 
     def get(self, dataset: str) -> Connection:
         conn = self._open.get(dataset)
@@ -246,18 +253,26 @@ class Connections:
             engine = self._resolver.engine(self._datasets[dataset].dataset)
             try:
                 conn = engine.connect()
+                if self._reading and engine.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    self._autocommit.add(dataset)
             except SQLAlchemyError as exc:
                 raise store_error(dataset, exc) from None
             self._open[dataset] = conn
         return conn
 
     def end_reads(self) -> None:
-        """Close the read transactions so writes start fresh."""
-        for conn in self._open.values():
+        """Close the reads so writes start fresh, in transactions."""
+        self._reading = False
+        for dataset, conn in self._open.items():
             if conn.in_transaction():
                 conn.rollback()
+            if dataset in self._autocommit:
+                conn.execution_options(isolation_level=conn.default_isolation_level)
+        self._autocommit.clear()
 
     def close(self) -> None:
+        self._autocommit.clear()
         for conn in self._open.values():
             with contextlib.suppress(SQLAlchemyError):
                 conn.close()
