@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -381,3 +382,37 @@ def test_the_lane_finds_exactly_what_the_walk_finds(tmp_path_factory: pytest.Tem
         assert outlines[0] == outlines[1]
     finally:
         dep.close()
+
+
+def test_writes_after_autocommit_reads_are_all_or_nothing(pg_url: Any, tmp_path: Path) -> None:
+    """On PostgreSQL a walk reads in autocommit; the steps that follow still run in one
+    transaction per unit: a failing step leaves the unit's earlier steps undone."""
+    from sqlalchemy import create_engine, text
+
+    from keepword.errors import StoreError
+    from keepword.requests.ops import Op, apply_many
+    from tests.requests.conftest import deployment, world_urls
+    from tests.requests.world import build
+
+    world = build(tmp_path / "deploy", world_urls(pg_url, tmp_path))
+    dep = deployment(world)
+    plan = compile_plan(dep.datamap, dep.policy.version)
+    conns = Connections(dep.stores, dep.datamap.datasets)
+    try:
+        Walker(plan, conns).run([Subject("1", {"email": {world.people[1].email}})])
+        conns.end_reads()
+        logins = ("app", "login_events")
+        users = ("app", "users")
+        one, two = world.people[1].id, world.people[2].id
+        gone = Op(logins, "delete", [(k,) for k in range(1, 1000)])
+        clash = Op(users, "update", [(two,)], {"id": one})  # a duplicate key: refused
+        with pytest.raises(StoreError):
+            apply_many(conns.get("app"), plan, [gone, clash])
+    finally:
+        conns.close()
+        dep.close()
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM login_events")).scalar_one()
+    engine.dispose()
+    assert left > 0, "the delete before the failing step was rolled back"
