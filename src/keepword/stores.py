@@ -8,12 +8,14 @@ credentials.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from keepword.datamap.models import Dataset, StoreKind
@@ -117,15 +119,42 @@ def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
     cur.close()
 
 
+IDLE_PING = 5.0  # seconds a pooled connection may rest before it is pinged on checkout
+
+
+def _note_checkin(_dbapi_conn: object, record: ConnectionPoolEntry) -> None:
+    record.info["kw_idle_since"] = time.monotonic()
+
+
+def _pinger(errors: type[BaseException]) -> Callable[[Any, ConnectionPoolEntry, object], None]:
+    def ping_if_idle(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+        """A connection that rested ``IDLE_PING`` seconds or more is tried first (the
+        server may have restarted meanwhile); one used a moment ago is not: a ping is a
+        round trip, which a single request on PostgreSQL felt."""
+        since = record.info.get("kw_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except errors as exc:  # gone: the pool opens a new connection instead
+            raise DisconnectionError(type(exc).__name__) from None
+    return ping_if_idle
+
+
 def open_engine(name: str, url: URL) -> Engine:
     """Create an engine and prove it connects; failures name the store only."""
     try:
-        engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+        engine = create_engine(url)
     except NoSuchModuleError:
         raise StoreError(name, f"no driver for {url.get_backend_name()}; install "
                          f"keepword[{url.get_backend_name()}]") from None
     except (ImportError, ArgumentError) as exc:
         raise StoreError(name, f"cannot create engine ({type(exc).__name__})") from None
+    if url.get_backend_name() != "sqlite":
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _pinger(engine.dialect.loaded_dbapi.Error))
     if url.get_backend_name() == "sqlite":
         db = url.database or ""
         if db and db != ":memory:" and not Path(db).exists():
