@@ -307,10 +307,12 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     first = reqs[0]
     same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
     varying = tuple(c for c in cols if c not in same)
-    if varying:  # each row is rewritten once: the common columns go with the others
-        varying, same = tuple(cols), ()
     table = requests_table()
     conn = session.connection()
+    if varying and conn.dialect.name != "sqlite":
+        # a server rewrites a row (a new version, its indexes) per UPDATE: once, with
+        # every column; SQLite updates in place, where binding fewer values wins
+        varying, same = tuple(cols), ()
     if same:
         skey = (*same, conn.dialect.name)
         stmt = _SAME.get(skey)
