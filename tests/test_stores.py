@@ -26,6 +26,9 @@ def test_a_rested_connection_whose_server_went_away_is_replaced(
         monkeypatch.setattr(stores, "IDLE_PING", 0.0)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        with engine.connect() as conn:  # pinged again: handed out idle, settings can change
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
         admin.dispose()
@@ -46,10 +49,13 @@ def test_only_a_connection_that_rested_is_pinged() -> None:
         def cursor(self) -> Cursor:
             return Cursor()
 
+        def rollback(self) -> None:
+            sent.append("ROLLBACK")
+
     record: Any = SimpleNamespace(info={"kw_idle_since": time.monotonic()})
     ping = stores._pinger(OSError)
     ping(Conn(), record, None)
     assert sent == [], "used a moment ago: no ping"
     record.info["kw_idle_since"] = time.monotonic() - stores.IDLE_PING - 1
     ping(Conn(), record, None)
-    assert sent == ["SELECT 1"]
+    assert sent == ["SELECT 1", "ROLLBACK"]

@@ -138,6 +138,7 @@ def _pinger(errors: type[BaseException]) -> Callable[[Any, ConnectionPoolEntry, 
             cur = dbapi_conn.cursor()
             cur.execute("SELECT 1")
             cur.close()
+            dbapi_conn.rollback()  # hand it out idle, as the pool found it
         except errors as exc:  # gone: the pool opens a new connection instead
             raise DisconnectionError(type(exc).__name__) from None
     return ping_if_idle

@@ -136,3 +136,35 @@ def test_objection_needs_a_known_purpose_and_a_reason(sqlite_dep: Deployment,
                        reason="no", scope="spam")
     with pytest.raises(InputError, match="needs a --reason"):
         service.submit(rt, sqlite_dep, Kind.RESTRICTION, [("email", "a@b.test")])
+
+
+def test_an_import_records_every_request_or_none(sqlite_world: World, sqlite_dep: Deployment,
+                                                 rt: Keepword) -> None:
+    """``submit_many``: a bad identity anywhere refuses the whole import, located by the
+    subject's position and without its value; a good one records every request, audited
+    as one entry naming each; ``verify_many`` then verifies them together, and they run."""
+    from keepword.errors import InputError
+
+    people = [sqlite_world.people[k] for k in (1, 2, 3)]
+    with pytest.raises(InputError) as bad:
+        service.submit_many(rt, sqlite_dep, Kind.ERASURE,
+                            [[("email", people[0].email)], [("shoe_size", "secret-42")]])
+    (problem,) = bad.value.problems
+    assert problem.location.path[:2] == ("subjects", 1)
+    assert "secret-42" not in str(bad.value)
+    with rt.control.session() as s:
+        assert s.query(DsrRequest).count() == 0, "nothing of a refused import is recorded"
+    ids = service.submit_many(rt, sqlite_dep, Kind.ERASURE,
+                              [[("email", p.email)] for p in people])
+    assert [service.show(rt, i).status for i in ids] == ["received"] * 3
+    with rt.control.engine.connect() as conn:
+        received = [e for e in rt.audit.entries(conn) if e["action"] == "request.received"]
+        mine = list(rt.audit.entries(conn, object_id=ids[1]))
+    assert len(received) == 1 and set(received[0]["details"]["requests"]) == set(ids)
+    assert mine[0]["subject"] and mine[0]["details"]["kind"] == "erasure"
+    verified = service.verify_many(rt, ids)
+    assert [r.status for r in verified] == ["verified"] * 3
+    with pytest.raises(KeepwordError):
+        service.verify_many(rt, ids)  # verified already: refused, nothing changes
+    done = service.run(rt, deployment=sqlite_dep, ids=ids)
+    assert [r.status for r in done] == ["completed"] * 3

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 _SERVICE = {"RequestResult", "approve", "deny", "dry_run", "extend", "list_requests", "run",
-            "run_request", "show", "submit", "verify"}
+            "run_request", "show", "submit", "submit_many", "verify", "verify_many"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,4 +31,5 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Kind", "RequestResult", "Status", "approve", "deny", "dry_run", "extend",
-           "list_requests", "run", "run_request", "show", "submit", "verify"]
+           "list_requests", "run", "run_request", "show", "submit", "submit_many", "verify",
+           "verify_many"]

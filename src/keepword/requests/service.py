@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from keepword.audit import AuditEvent
 from keepword.control.base import utcnow
 from keepword.deployment import Deployment, load_deployment
-from keepword.errors import InputError, KeepwordError, Location, Problem
+from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
 from keepword.identities import normalise
 from keepword.policy import load_policy
 from keepword.policy.models import Regulation
@@ -34,12 +34,15 @@ from keepword.requests.lifecycle import (
     Status,
     due_date,
     get,
+    grouped,
     insert_new,
     load_rows,
     new_id,
     parse_regulation,
     requests_table,
+    save,
     transition,
+    transition_all,
 )
 from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker
@@ -190,6 +193,63 @@ def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tup
     if verified:  # the operator vouches for the identity at intake
         events.append(transition(req, Status.VERIFIED, actor=actor))
     return req, sealed, events
+
+
+BULK_KINDS = frozenset({Kind.ACCESS, Kind.PORTABILITY, Kind.ERASURE})  # need nothing more
+
+
+def submit_many(kw: Keepword, dep: Deployment, kind: Kind,
+                subjects: Sequence[Iterable[tuple[str, str]]], *, regulation: str = "gdpr",
+                actor: str = "operator", verified: bool = False) -> list[str]:
+    """Record many requests of one kind at once (an import from a ticketing system): every
+    subject's identities are checked first -- any bad one refuses the whole import, each
+    problem located by the subject's position -- then all are recorded in one
+    transaction, their intake audited as one entry per transition. ``verified``: the
+    operator vouches for every identity (they may run at once)."""
+    if kind not in BULK_KINDS:
+        raise InputError(Problem(
+            f"{kind.value} requests are recorded one by one (they need more than identities)",
+            Location(path=("kind",)), code="not_bulk"))
+    prepared, problems = [], []
+    for j, identities in enumerate(subjects):
+        try:
+            prepared.append(_prepare(kw, dep, kind, identities, regulation=regulation,
+                                     changes=None, reason=None, scope=None, lift=False,
+                                     actor=actor, verified=verified))
+        except InputError as exc:
+            problems += [replace(p, location=replace(p.location, path=("subjects", j,
+                                                                        *p.location.path)))
+                         for p in exc.problems]
+    if problems:
+        raise InputError(problems)
+    intake = new_id("intake")
+    with kw.control.session() as session:
+        insert_new(session, [req for req, _, _ in prepared])
+        kw.audit.append_many(session, grouped([e for _, _, events in prepared for e in events],
+                                              intake))
+    return [req.id for req, _, _ in prepared]
+
+
+def verify_many(kw: Keepword, request_ids: Sequence[str], *, actor: str = "operator"
+                ) -> list[RequestResult]:
+    """``verify`` for many requests in one transaction: all become verified, or none (a
+    request that is not ``received`` is named and nothing changes)."""
+    table = requests_table()
+    with kw.control.session() as session:
+        dialect = session.connection().dialect.name
+        where = member_of(table.c.id, "ids", dialect)
+        found = {r.id: r for part in chunked(list(request_ids), chunk_for(dialect))
+                 for r in load_rows(session, where, {"ids": part})}
+        missing = [rid for rid in request_ids if rid not in found]
+        if missing:
+            raise NotFoundError(f"no request {missing[0]!r}"
+                                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        reqs = [found[rid] for rid in dict.fromkeys(request_ids)]
+        events = transition_all(reqs, Status.VERIFIED, new_id("intake"), now=utcnow(),
+                                actor=actor)
+        save(session, reqs, ("status", "updated_at", "reason", "verified_at"))
+        kw.audit.append_many(session, events)
+    return [RequestResult.of(r) for r in reqs]
 
 
 def verify(kw: Keepword, request_id: str, *, actor: str = "operator") -> RequestResult:
@@ -424,5 +484,6 @@ def run_request(kw: Keepword, dep: Deployment, kind: Kind | str,
 
 __all__ = [
     "RequestResult", "approve", "deny", "dry_run", "extend", "list_requests", "new_id",
-    "parse_identities", "parse_identity_args", "run", "run_request", "show", "submit", "verify",
+    "parse_identities", "parse_identity_args", "run", "run_request", "show", "submit",
+    "submit_many", "verify", "verify_many",
 ]
