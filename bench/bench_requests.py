@@ -428,7 +428,7 @@ def table_rows(f: Figures) -> tuple[list[tuple[str, str, str, str]], list[bool |
                  f"{7 * -(-f.batch_n // FLOOR_CHUNK):,}", ""))
     marks.append(None)
     intake = f.batch_n / f.intake_kw_s if f.intake_kw_s else None
-    rows.append(("batch intake: submit_many + verify_many",
+    rows.append(("batch intake (submit/verify_many)",
                  "n/a" if intake is None else f"{intake:,.0f} requests/s ({f.intake_kw_s:.1f} s)",
                  "(no equivalent)", ""))
     marks.append(None)
