@@ -33,6 +33,33 @@ def test_member_of_finds_exactly_the_given_keys(store_url: URL) -> None:
         engine.dispose()
 
 
+AWKWARD = ["a,b", 'q"uote', "back\\slash", "{brace}", "NULL", "", " lead", "élan", "x'; --",
+           "tab\there", "[1]"]
+
+
+def test_text_keys_of_any_shape_match_exactly(store_url: URL) -> None:
+    """Text keys travel as JSON on PostgreSQL: commas, quotes, braces, backslashes, the
+    word NULL, empty and non-ASCII strings each find their own row and nothing else."""
+    engine = sa.create_engine(store_url)
+    meta = sa.MetaData()
+    t = sa.Table("kw_text_members", meta, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("code", sa.String(40)))
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{"id": i, "code": c}
+                                      for i, c in enumerate(AWKWARD, start=1)])
+        stmt = sa.select(t.c.id).where(member_of(t.c.code, "v", engine.dialect.name))
+        with engine.connect() as conn:
+            for i, code in enumerate(AWKWARD, start=1):
+                assert {r for (r,) in conn.execute(stmt, {"v": [code]})} == {i}, code
+            assert {r for (r,) in conn.execute(stmt, {"v": [*AWKWARD[::2], "none"]})} == set(
+                range(1, len(AWKWARD) + 1, 2))
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
 @settings(max_examples=50)
 @given(st.lists(st.integers()), st.integers(min_value=1, max_value=20))
 def test_chunked_keeps_every_value_in_order(values: list[int], size: int) -> None:
