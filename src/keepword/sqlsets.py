@@ -7,8 +7,8 @@ too long for its query cache) -- milliseconds per statement, more than the
 database spends running it. On PostgreSQL the same test is ``col = ANY(:a)``
 with one array parameter: the statement text never changes, so it is compiled
 once, cached by the driver and prepared by the server. Text keys (emails,
-request ids) go as one JSON document instead (``col IN (SELECT
-json_array_elements_text(:j))``): psycopg quotes a text array element by
+request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
+json_array_elements_text(:j)))``): psycopg quotes a text array element by
 element, which cost three times the lookup itself for 5,000 keys. Other
 backends keep the expanding ``IN``; a column of undeclared type (no array type
 to cast to) too.
@@ -44,7 +44,10 @@ def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> Colum
     """``column`` is one of the values bound to ``name`` (a list, at execution)."""
     if uses_arrays(dialect_name) and isinstance(column.type, sa.String):
         keys = sa.cast(sa.bindparam(name, type_=JsonList()), postgresql.JSON)
-        return column.in_(sa.select(sa.func.json_array_elements_text(keys)))
+        # ANY(ARRAY(subquery)), not IN (subquery): a prepared (generic) plan still
+        # takes the index, as it does for an array parameter
+        found = sa.select(sa.func.json_array_elements_text(keys)).scalar_subquery()
+        return column == sa.any_(sa.func.array(found))
     if uses_arrays(dialect_name) and not isinstance(column.type, sa.types.NullType):
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(sa.bindparam(name, expanding=True))
