@@ -365,7 +365,7 @@ collections:
     primary_key: [id]
     fields:
       id: {type: integer}
-      person_id: {type: integer, references: [people.id], erasure: delete_row}
+      person_id: {type: integer, references: [people.id]}
       ip: {type: string, categories: [user.device.ip_address], erasure: delete_row}
   invoices:
     subject: customer

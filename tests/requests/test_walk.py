@@ -362,7 +362,7 @@ def test_the_lane_finds_exactly_what_the_walk_finds(tmp_path_factory: pytest.Tem
     from keepword.requests.erase import lane_of
     dep = _gen_deployment(tmp_path_factory.mktemp("gen"), seed, people)
     plan = compile_plan(dep.datamap, dep.policy.version)
-    lane = lane_of(plan, dep.policy.policy, whole=lambda cp: True)
+    lane = lane_of(plan, dep.policy.policy, whole=lambda cp, link: True)
     assert lane, "the generated store has collections the lane admits"
     rng = random.Random(seed)
     asked = [_identities(rng, people) for _ in range(batch)]

@@ -208,6 +208,18 @@ collections:
       email: {{type: string, identity: email, categories: [user.contact.email],
               erasure: delete_row}}
       ip: {{type: string, categories: [user.device.ip_address]}}
+  wishlists:
+    primary_key: [id]
+    fields:
+      id: {{type: integer}}
+      user_id: {{type: integer, references: [users.id]}}
+      title: {{type: string, categories: [user.content.private], erasure: delete_row}}
+  wishes:
+    primary_key: [id]
+    fields:
+      id: {{type: integer}}
+      wishlist_id: {{type: integer, references: [wishlists.id]}}
+      item: {{type: string, categories: [user.content.private], erasure: delete_row}}
 """
 
 CRM = """\
@@ -279,6 +291,10 @@ def schema() -> tuple[sa.MetaData, sa.MetaData]:
              sa.Column("email", s), sa.Column("phone", s))
     sa.Table("login_events", app, sa.Column("id", i, primary_key=True, autoincrement=False),
              sa.Column("email", s), sa.Column("ip", s))
+    sa.Table("wishlists", app, sa.Column("id", i, primary_key=True, autoincrement=False),
+             fk("user_id", "users.id"), sa.Column("title", s))
+    sa.Table("wishes", app, sa.Column("id", i, primary_key=True, autoincrement=False),
+             fk("wishlist_id", "wishlists.id"), sa.Column("item", s))
     sa.Table("leads", crm, sa.Column("id", i, primary_key=True, autoincrement=False),
              sa.Column("email", s), sa.Column("full_name", s), sa.Column("account_id", i))
     sa.Table("lead_notes", crm, sa.Column("id", i, primary_key=True, autoincrement=False),
@@ -403,7 +419,24 @@ def _people(b: _Builder, n: int) -> None:
                   {k: "own"})
 
 
+def _wishes(b: _Builder) -> None:
+    """Wishlists and their wishes: hung off the person by one link each and deleted whole
+    (erasure's lane); one of nobody's, with a wish, and a wish on no list."""
+    for k in [*b.w.people, None]:
+        for _ in range((0 if k % 4 == 2 else 1 + (k % 3 == 0)) if k else 1):
+            lst = b.next_id("wishlists")
+            owners = {k: "own"} if k else {}
+            b.add("wishlists", {"id": lst, "user_id": k, "title": f"list {lst}"}, (lst,), owners)
+            for _ in range(lst % 4 if k else 1):
+                wish = b.next_id("wishes")
+                b.add("wishes", {"id": wish, "wishlist_id": lst, "item": f"wish {wish}"},
+                      (wish,), owners)
+    wish = b.next_id("wishes")
+    b.add("wishes", {"id": wish, "wishlist_id": None, "item": "a wish on no list"}, (wish,), {})
+
+
 def _commerce(b: _Builder) -> None:
+    _wishes(b)
     for k in b.w.people:
         for _ in range(b.rng.randint(0, 3)):
             o = b.next_id("orders")

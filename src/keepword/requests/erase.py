@@ -278,14 +278,17 @@ class _Planner:
             entry["rows"] += 1
 
 
-def static_of(cp: CollectionPlan, exceptions: Mapping[str, RetentionException]
-              ) -> _Static | None:
-    """The collection's plan for the subject's own rows, when it is the same for each."""
+def static_of(cp: CollectionPlan, exceptions: Mapping[str, RetentionException],
+              link: str | None = None) -> _Static | None:
+    """The collection's plan for the subject's own rows, when it is the same for each.
+    ``link``: a column known to name the subject in every row asked about (the lane's
+    reference), so a value belonging to it is theirs."""
     drop: list[str] = []
     kept: list[str] = []
     valued: list[tuple[str, Erasure]] = []
     for col, declared in cp.strategies:
-        if cp.owner[col] is not None or (
+        owner = cp.owner[col]
+        if (owner is not None and owner != link) or (
                 col in cp.naming and (col not in cp.tier or not cp.tier_joint)):
             return None  # whose the value is depends on the row
         strategy = declared
@@ -305,14 +308,17 @@ def static_of(cp: CollectionPlan, exceptions: Mapping[str, RetentionException]
     return static
 
 
-def _goes_whole(cp: CollectionPlan, exceptions: Mapping[str, RetentionException]) -> bool:
-    """Is every own row of this collection deleted whole, whatever its values?"""
-    static = static_of(cp, exceptions)
-    return bool(static and static.plan and static.plan.candidate)
+def _goes_whole(cp: CollectionPlan, link: str,
+                exceptions: Mapping[str, RetentionException]) -> bool:
+    """Is every row of this collection whose ``link`` names the subject deleted whole,
+    whatever its values? (Columns whose change depends on the value -- a link to empty,
+    a pseudonym -- apply only to rows that stay.)"""
+    static = static_of(cp, exceptions, link)
+    return static is not None and not static.kept and bool(static.drop)
 
 
 def lane_of(plan: Plan, policy: Policy,
-            whole: Callable[[CollectionPlan], bool] | None = None) -> frozenset[Table]:
+            whole: Callable[[CollectionPlan, str], bool] | None = None) -> frozenset[Table]:
     """The erasure lane: collections under the person tables whose rows, reached from a
     subject's own person row, are all the subject's own and all deleted -- so the walk
     reads only their keys and links (``Walker(lane=...)``) and the planner takes them
@@ -322,7 +328,7 @@ def lane_of(plan: Plan, policy: Policy,
     no value other rows are found by except through lane references; ``whole`` (by
     default: its own rows are deleted whole, nothing kept) holds."""
     exceptions = exceptions_of(policy)
-    goes = whole or (lambda cp: _goes_whole(cp, exceptions))
+    goes = whole or (lambda cp, link: _goes_whole(cp, link, exceptions))
     into: dict[Table, list[Edge]] = defaultdict(list)
     for cp in plan.collections.values():
         for e in cp.down:
@@ -341,13 +347,14 @@ def lane_of(plan: Plan, policy: Policy,
 
 
 def _lane_candidate(plan: Plan, cp: CollectionPlan, into: Mapping[Table, list[Edge]],
-                    goes: Callable[[CollectionPlan], bool]) -> bool:
+                    goes: Callable[[CollectionPlan, str], bool]) -> bool:
     edges = into.get(cp.key, [])
     if cp.root or len(edges) != 1 or cp.administered_by or cp.single_pk is None:
         return False
     e = edges[0]
     return (e.parent != cp.key and fast_of(plan, e) == Role.OWN | NO_UP
-            and cp.value_cols <= {cp.single_pk, *(d.parent_col for d in cp.down)} and goes(cp))
+            and cp.value_cols <= {cp.single_pk, *(d.parent_col for d in cp.down)}
+            and goes(cp, e.child_col))
 
 
 def _layer(s: Subject, ref: Ref, deletable: set[Ref], seen: set[Ref]) -> int:
