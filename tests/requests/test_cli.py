@@ -99,3 +99,45 @@ def test_restrict_object_and_resume_nothing(cli: Any, sqlite_world: World) -> No
     assert json.loads(out)["recorded"] == "objection set"
     code, out, _ = cli("requests", "resume", root)
     assert code == 0 and "nothing to run" in out
+
+
+def test_import_records_every_row_or_names_the_bad_line(cli: Any, sqlite_world: World,
+                                                        tmp_path: Path) -> None:
+    """A helpdesk's CSV: a bad email on line 3 refuses the file (line and column named, the
+    value not shown, nothing recorded); the good file records one request a row, which
+    then run as one batch."""
+    people = [sqlite_world.people[k] for k in (2, 6, 9)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"email,phone\n{people[0].email},\nnot-an-address,\n", encoding="utf-8")
+    code, _, err = cli("requests", "import", str(sqlite_world.root), str(bad),
+                       "--kind", "erase")
+    assert code == 2 and "bad.csv:3" in err and "email" in err and "not-an-address" not in err
+    code, out, _ = cli("requests", "list", "--json")
+    assert json.loads(out) == []
+    header = tmp_path / "header.csv"
+    header.write_text("email,passport\n", encoding="utf-8")
+    code, _, err = cli("requests", "import", str(sqlite_world.root), str(header),
+                       "--kind", "erase")
+    assert code == 2 and "header.csv:1:2" in err and "passport" in err
+    good = tmp_path / "tickets.csv"
+    good.write_text("email,account_id\n" + "".join(f"{p.email},\n" for p in people[:2])
+                    + f",{people[2].id}\n", encoding="utf-8")
+    code, out, _ = cli("requests", "import", str(sqlite_world.root), str(good),
+                       "--kind", "erase", "--verified", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "verified" and len(data["requests"]) == 3
+    code, out, _ = cli("requests", "run", "--json")
+    assert code == 0 and [r["status"] for r in json.loads(out)] == ["completed"] * 3
+
+
+def test_verify_several_at_once(cli: Any, sqlite_world: World, tmp_path: Path) -> None:
+    good = tmp_path / "tickets.csv"
+    good.write_text("email\n" + "".join(f"{sqlite_world.people[k].email}\n" for k in (2, 6)),
+                    encoding="utf-8")
+    code, out, _ = cli("requests", "import", str(sqlite_world.root), str(good), "--kind",
+                       "access", "--json")
+    ids = json.loads(out)["requests"]
+    code, out, _ = cli("requests", "verify", *ids, "--json")
+    assert code == 0 and [r["status"] for r in json.loads(out)] == ["verified"] * 2
+    code, _, err = cli("requests", "verify", *ids)
+    assert code == 1 and "cannot become verified" in err

@@ -21,14 +21,16 @@ from keepword.cli.common import (
     runtime,
 )
 from keepword.deployment import load_deployment
+from keepword.errors import InputError, Location, Problem
 from keepword.requests import service
+from keepword.requests.imports import import_requests
 from keepword.requests.lifecycle import Kind
 from keepword.requests.rectify import parse_sets
 
 request_app = typer.Typer(help="Make a data subject request (access, export, erase, rectify, "
                                "restrict, object).", no_args_is_help=True)
-requests_app = typer.Typer(help="Manage data subject requests: list, show, verify, run, "
-                                "resume, approve, deny, extend.", no_args_is_help=True)
+requests_app = typer.Typer(help="Manage data subject requests: list, show, import, verify, "
+                                "run, resume, approve, deny, extend.", no_args_is_help=True)
 
 PathArgument = typer.Argument(..., help="Deployment folder: policy.yaml and datasets/.")
 IdentityOption = typer.Option(..., "--identity", "-i",
@@ -48,6 +50,9 @@ SetOption = typer.Option(..., "--set", help="FIELD=VALUE: an identity type (emai
 PurposeOption = typer.Option(None, "--purpose", help="Purpose key objected to (default: every "
                                                      "legitimate-interest purpose, '*').")
 OptionalPath = typer.Argument(None, help="Only this deployment's requests.")
+CsvArgument = typer.Argument(..., help="CSV: a header of identity types (email,phone,...), "
+                                       "one subject a row.")
+ImportKindOption = typer.Option(..., "--kind", help="access, export or erase.")
 
 
 @contextmanager
@@ -186,10 +191,20 @@ def show(request_id: str, home: Path | None = HomeOption, as_json: bool = JsonOp
 
 @requests_app.command("verify")
 @report_errors
-def verify(request_id: str, home: Path | None = HomeOption, as_json: bool = JsonOption) -> None:
-    """Mark the subject's identity verified: the request may run."""
+def verify(request_ids: list[str], home: Path | None = HomeOption,
+           as_json: bool = JsonOption) -> None:
+    """Mark the subjects' identities verified: the requests may run (several ids: all in
+    one transaction, or none)."""
     with runtime(home) as kw:
-        _print(service.verify(kw, request_id), as_json)
+        if len(request_ids) == 1:
+            _print(service.verify(kw, request_ids[0]), as_json)
+            return
+        results = service.verify_many(kw, request_ids)
+    if as_json:
+        print_json([r.as_dict() for r in results])
+        return
+    for r in results:
+        _print(r, False)
 
 
 def _run(path: Path | None, data_dir: Path | None, home: Path | None, as_json: bool, *,
@@ -208,6 +223,36 @@ def _run(path: Path | None, data_dir: Path | None, home: Path | None, as_json: b
         console.print("nothing to run")
     for r in results:
         _print(r, False)
+
+
+IMPORT_KINDS = {"access": Kind.ACCESS, "export": Kind.PORTABILITY, "erase": Kind.ERASURE}
+
+
+@requests_app.command("import")
+@report_errors
+def import_(*, path: Path = PathArgument, file: Path = CsvArgument,
+            kind: str = ImportKindOption, regulation: str = RegulationOption,
+            verified: bool = VerifiedOption, data_dir: Path | None = DataDirOption,
+            home: Path | None = HomeOption, as_json: bool = JsonOption) -> None:
+    """Record one request per row of a CSV file, all in one transaction (or none)."""
+    if kind not in IMPORT_KINDS:
+        raise InputError(Problem("--kind must be one of: " + ", ".join(IMPORT_KINDS),
+                                 Location(path=("kind",)), code="bad_kind"))
+    dep = load_deployment(path, data_dir=data_dir)
+    try:
+        with runtime(home) as kw:
+            ids = import_requests(kw, dep, IMPORT_KINDS[kind], file, verified=verified,
+                                  regulation=regulation)
+    finally:
+        dep.close()
+    status = "verified" if verified else "received"
+    if as_json:
+        print_json({"status": status, "requests": ids})
+        return
+    console.print(f"recorded {len(ids)} {IMPORT_KINDS[kind].value} requests ({status})"
+                  + ("; `keepword requests run` executes them" if verified else
+                     "; `keepword requests verify ID...` once each subject is verified, then "
+                     "`keepword requests run`"))
 
 
 @requests_app.command("run")
