@@ -160,15 +160,23 @@ def write_zip(export: Mapping[str, Any], path: Path) -> Path:
     rerun writes the file again)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("export.json", json.dumps(export, ensure_ascii=False, default=str))
+        _add(zf, "export.json", json.dumps(export, ensure_ascii=False, default=str))
         for group in export["data"]:
-            zf.writestr(f"data/{group['store']}.{group['collection']}.csv", _csv(group))
-        zf.writestr("summary.html", render_html(export))
+            _add(zf, f"data/{group['store']}.{group['collection']}.csv", _csv(group))
+        _add(zf, "summary.html", render_html(export))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(buf.getvalue())
     return path
+
+
+SMALL = 4096  # bytes: stored as they are (deflating a few lines costs more than it saves)
+
+
+def _add(zf: zipfile.ZipFile, name: str, text: str) -> None:
+    data = text.encode()
+    zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if len(data) < SMALL else None)
 
 
 def _csv(group: Mapping[str, Any]) -> str:
