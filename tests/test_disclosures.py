@@ -82,3 +82,32 @@ def test_only_declared_integrations_can_be_installed(decider: Decider) -> None:
         decider.uninstall("slack", organisation="acme")
     with pytest.raises(InputError, match="subject or an organisation"):
         decider.install("calendar")
+
+
+def test_one_statement_reads_state_and_disclosures_as_the_two_readers_do(kw: Keepword) -> None:
+    """The access path's combined read gives exactly ``current_state`` and
+    ``disclosures_for``: restrictions set and lifted in order, disclosures with their
+    categories, other people's left out -- on each control-store backend."""
+    from keepword.disclosures import record_disclosure, state_and_disclosures
+    from keepword.subject_state import StateAction, StateKind, current_state, record
+
+    ada = [kw.hasher.ref("email", "ada@example.com"), kw.hasher.ref("phone", "+44")]
+    bob = [kw.hasher.ref("email", "bob@example.com")]
+    with kw.control.session() as s:
+        record(s, ada, StateKind.RESTRICTION, StateAction.SET, "disputed")
+        record(s, ada, StateKind.OBJECTION, StateAction.SET, "no ads", scope="marketing")
+        record(s, ada, StateKind.RESTRICTION, StateAction.LIFT, "settled")
+        record(s, bob, StateKind.RESTRICTION, StateAction.SET, "bob's")
+        for who, recipient in ((ada, "mailer"), (ada, "crm"), (bob, "other")):
+            record_disclosure(s, kw.audit, refs=who, recipient=recipient, purpose="marketing",
+                              categories=["user.contact.email", "user.name"],
+                              legal_basis="consent")
+    with kw.control.session() as s:
+        together = state_and_disclosures(s, ada)
+        apart = (current_state(s, ada), disclosures_for(s, ada))
+        nobody = state_and_disclosures(s, [])
+    assert together == apart
+    assert [r.scope for r in together[0].restrictions] == ["marketing"]
+    assert [d.recipient for d in together[1]] == ["mailer", "crm"]
+    assert together[1][0].categories == ("user.contact.email", "user.name")
+    assert nobody == (apart[0].__class__(), [])

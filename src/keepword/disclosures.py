@@ -16,17 +16,32 @@ disclosure, and the decision point denies from then on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, bindparam, insert, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from keepword import jsoncodec
 from keepword.audit import AuditEvent, AuditLog
 from keepword.consent import changes
 from keepword.control.base import Base, UTCDateTime, utcnow
+from keepword.subject_state import SubjectState, SubjectStateEvent, state_of
 
 _Id = BigInteger().with_variant(Integer, "sqlite")
 
@@ -105,12 +120,44 @@ def disclosures_for(session: Session, refs: Sequence[str]) -> list[Disclosure]:
     """Every disclosure of the person's data, oldest first (for the access export)."""
     if not refs:
         return []
-    rows = session.execute(_BY_REFS, {"refs": list(refs)})
+    return _disclosed(session.execute(_BY_REFS, {"refs": list(refs)}))
+
+
+def _disclosed(rows: Iterable[Sequence[Any]]) -> list[Disclosure]:
     seen: dict[str, Disclosure] = {}
     for event_id, recipient, purpose, cats, basis, at in rows:
         seen.setdefault(event_id, Disclosure(event_id, recipient, purpose, tuple(cats), basis,
                                              at))
     return list(seen.values())
+
+
+_s = SubjectStateEvent.__table__
+# The person's restrictions and disclosures in one round trip (a single access reads
+# both): the two selects side by side, told apart by ``src``, each in its own order.
+_CONTEXT = union_all(
+    select(literal(0).label("src"), _s.c.kind, _s.c.action, _s.c.scope, _s.c.reason,
+           _s.c.request_id, _s.c.at, _s.c.id.label("n"))
+    .where(_s.c.subject_ref.in_(bindparam("refs", expanding=True))),
+    select(literal(1), _d.c.event_id, _d.c.recipient, _d.c.purpose,
+           cast(_d.c.categories, String), _d.c.legal_basis, _d.c.at, _d.c.id)
+    .where(_d.c.subject_ref.in_(bindparam("refs", expanding=True))),
+).order_by(literal_column("src"), literal_column("at"), literal_column("n"))
+
+
+def state_and_disclosures(session: Session, refs: Sequence[str]
+                          ) -> tuple[SubjectState, list[Disclosure]]:
+    """``current_state`` and ``disclosures_for`` with one statement."""
+    if not refs:
+        return SubjectState(), []
+    state: list[Sequence[Any]] = []
+    disclosed: list[Sequence[Any]] = []
+    for src, *row in session.execute(_CONTEXT, {"refs": list(refs)}):
+        if src == 0:
+            state.append(row[:6])
+        else:
+            event_id, recipient, purpose, cats, basis, at = row[:6]
+            disclosed.append((event_id, recipient, purpose, jsoncodec.loads(cats), basis, at))
+    return state_of(state), _disclosed(disclosed)
 
 
 def set_integration(session: Session, audit: AuditLog, recipient: str, *, installed: bool,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -96,7 +97,11 @@ def current_state(session: Session, subject_refs: Sequence[str]) -> SubjectState
     """Replay the events of every reference; the last event per (kind, scope) wins."""
     if not subject_refs:
         return SubjectState()
-    rows = session.execute(_BY_REFS, {"refs": list(subject_refs)})
+    return state_of(session.execute(_BY_REFS, {"refs": list(subject_refs)}))
+
+
+def state_of(rows: Iterable[Sequence[Any]]) -> SubjectState:
+    """The state from its events (kind, action, scope, reason, request id, time), in order."""
     live: dict[tuple[str, str], Restriction | None] = {}
     for kind, action, scope, reason, request_id, at in rows:
         if action == StateAction.SET.value:

@@ -50,7 +50,13 @@ from keepword.requests.ops import Op, apply_many
 from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker, WalkResult
 from keepword.runtime import Keepword
-from keepword.subject_state import StateAction, StateKind, current_state, record
+from keepword.subject_state import (
+    StateAction,
+    StateKind,
+    SubjectState,
+    current_state,
+    record,
+)
 
 Progress = Callable[[str, int, int], None]
 PAUSABLE = frozenset({Status.VERIFIED, Status.PLANNED, Status.RUNNING, Status.PAUSED})
@@ -240,9 +246,9 @@ class Batch:
                 req = self.reqs[s.key]
                 refs = refs_of(self.kw, s.identities)
                 events.append(transition(req, Status.RUNNING, now=now))
+                state, disclosed = _context(session, refs)
                 data = export.build(walk, s, self.dep.policy.policy, request=_header(req),
-                                    state=current_state(session, refs),
-                                    disclosures=_disclosures(session, refs))
+                                    state=state, disclosures=disclosed)
                 path = export.write_zip(data, exports / f"{req.id}.zip")
                 found = walk.counts(s)
                 req.subject_refs = merge_refs(req.subject_refs, refs)
@@ -552,13 +558,15 @@ def _header(req: Req) -> dict[str, Any]:
             "due_at": req.due_at.isoformat()}
 
 
-def _disclosures(session: Session, refs: Sequence[str]) -> list[Any]:
-    """Disclosures to recipients (Art. 15(1)(c)), when that module is installed."""
+def _context(session: Session, refs: Sequence[str]) -> tuple[SubjectState, list[Any]]:
+    """The person's restrictions, and their disclosures to recipients (Art. 15(1)(c))
+    when that module is installed: one statement."""
     try:
-        from keepword.disclosures import disclosures_for  # noqa: PLC0415 - optional
+        from keepword.disclosures import state_and_disclosures  # noqa: PLC0415 - optional
     except ImportError:  # pragma: no cover - absent in a minimal build
-        return []
-    return list(disclosures_for(session, refs))
+        return current_state(session, refs), []
+    state, disclosed = state_and_disclosures(session, refs)
+    return state, list(disclosed)
 
 
 __all__ = ["Batch", "Progress", "identities_of", "vault"]
