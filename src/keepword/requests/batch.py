@@ -204,10 +204,7 @@ class Batch:
             self._live_known = True
 
     def _lane(self) -> frozenset[tuple[str, str]]:
-        """Erasure walks the collections it deletes whole column-wise (``erase.lane_of``)."""
-        if self.kind is not Kind.ERASURE:
-            return frozenset()
-        return erase.lane_of(self.plan, self.dep.policy.policy)
+        return lane_for(self.kind, self.plan, self.dep)
 
     def _recall(self) -> None:
         """What the batch sealed when it was planned: each subject's knowledge (for the
@@ -506,6 +503,14 @@ class Batch:
                request_id=req.id)
 
 
+def lane_for(kind: Kind, plan: Plan, dep: Deployment) -> frozenset[tuple[str, str]]:
+    """Erasure walks the collections it deletes whole column-wise (``erase.lane_of``);
+    the other kinds need every row's values."""
+    if kind is not Kind.ERASURE:
+        return frozenset()
+    return erase.lane_of(plan, dep.policy.policy)
+
+
 GC_FROM = 100  # requests in a batch from which the cyclic collector waits until its end
 
 
@@ -569,4 +574,4 @@ def _context(session: Session, refs: Sequence[str]) -> tuple[SubjectState, list[
     return state, list(disclosed)
 
 
-__all__ = ["Batch", "Progress", "identities_of", "vault"]
+__all__ = ["Batch", "Progress", "identities_of", "lane_for", "vault"]

@@ -90,9 +90,7 @@ class Claimant:
         mine = {c.request_id for c in rows if c.owner == self.owner}
         free = [i for i in ids if i not in held]
         if free:
-            session.execute(insert(_claims), [
-                {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
-                 "until": now + LEASE} for i in free])
+            session.execute(insert(_claims), self._rows(free, now + LEASE))
         taken = mine | set(free)  # a set: a list here made big batches quadratic
         if free and self.renewed is None:  # every lease of this runner ends after then
             self.renewed = now
@@ -101,12 +99,13 @@ class Claimant:
     def hold_new(self, session: Session, ids: Sequence[str]) -> None:
         """Claim requests created in this transaction (nobody else can hold them yet)."""
         now = utcnow()
-        until = now + LEASE
         if self.renewed is None:
             self.renewed = now
-        session.execute(insert(_claims), [
-            {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
-             "until": until} for i in ids])
+        session.execute(insert(_claims), self._rows(ids, now + LEASE))
+
+    def _rows(self, ids: Sequence[str], until: datetime) -> list[dict[str, object]]:
+        return [{"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
+                 "until": until} for i in ids]
 
     def renew(self, session: Session, ids: Sequence[str]) -> None:
         """Extend the lease on ``ids`` (called with each state change of a batch).

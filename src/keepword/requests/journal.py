@@ -117,16 +117,6 @@ def steps(session: Session, batch_id: str) -> list[DsrStep]:
                                 .order_by(DsrStep.seq)).scalars())
 
 
-def mark(session: Session, step_id: int, status: str, affected: int | None = None) -> None:
-    values: dict[str, object] = {"status": status}
-    if status == StepStatus.STARTED:
-        values["started_at"] = utcnow()
-    else:
-        values["finished_at"] = utcnow()
-        values["affected"] = affected
-    session.execute(update(DsrStep).where(DsrStep.id == step_id).values(**values))
-
-
 def mark_done_and_start(session: Session, done: Sequence[tuple[int, int]],
                         start: Sequence[int]) -> None:
     """One control write for a unit boundary: ``done`` steps ``(id, affected)`` finished,

@@ -155,6 +155,16 @@ def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str,
             for row in session.execute(select(table).where(where), params).all()]
 
 
+def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
+    """The requests with these keys, read by chunks of keys (by key alone: a status test
+    beside it can lead the planner off the index); unknown keys are left out."""
+    table = requests_table()
+    dialect = session.connection().dialect.name
+    where = member_of(table.c.id, "ids", dialect)
+    return [r for part in chunked(list(ids), chunk_for(dialect))
+            for r in load_rows(session, where, {"ids": part})]
+
+
 class Vault:
     """Seals what a request must hold raw (identities, new values) until it ends.
 
@@ -264,27 +274,28 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
         if members is None:
             members = groups[(req.kind, current)] = {}
         members[req.id] = part
-    return [_group_event(to, actor, kind, current, parts, batch_id=batch_id)
+    return [_group_event(f"request.{to.value}", actor, {"kind": kind, "from": current}, parts,
+                         batch_id=batch_id)
             for (kind, current), parts in groups.items()]
 
 
-def _group_event(to: Status, actor: str, kind: str, current: str, parts: dict[str, Any], *,
+def _group_event(action: str, actor: str, base: dict[str, Any], parts: dict[str, Any], *,
                  batch_id: str) -> AuditEvent:
-    if len(parts) == 1:  # a single request keeps its classic entry
+    """One entry for the requests in ``parts`` (id -> subject and own details), ``base``
+    common to all of them; a single request keeps its classic entry."""
+    if len(parts) == 1:
         ((rid, part),) = parts.items()
         subject = part.pop("subject")
-        return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="request",
-                          object_id=rid, subject=subject,
-                          details={"kind": kind, "from": current, **part})
+        return AuditEvent(action=action, actor=actor, object_type="request", object_id=rid,
+                          subject=subject, details={**base, **part})
     first = next(iter(parts.values()))
     common = {k: v for k, v in first.items() if k != "subject"
               and all(k in p and p[k] == v for p in parts.values())}
     if common:  # said once for the group (``AuditLog.entries`` gives each its share)
         parts = {rid: {k: v for k, v in p.items() if k not in common}
                  for rid, p in parts.items()}
-    return AuditEvent(action=f"request.{to.value}", actor=actor, object_type="batch",
-                      object_id=batch_id,
-                      details={"kind": kind, "from": current, **common, "requests": parts})
+    return AuditEvent(action=action, actor=actor, object_type="batch", object_id=batch_id,
+                      details={**base, **common, "requests": parts})
 
 
 MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed", "batch_id",
@@ -306,13 +317,13 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         return
     first = reqs[0]
     same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
-    varying = tuple(c for c in cols if c not in same)
     table = requests_table()
     conn = session.connection()
-    if varying and conn.dialect.name != "sqlite":
-        # a server rewrites a row (a new version, its indexes) per UPDATE: once, with
-        # every column; SQLite updates in place, where binding fewer values wins
-        varying, same = tuple(cols), ()
+    # When some column differs, a server rewrites each row (a new version, its indexes)
+    # once, with every column; SQLite updates in place, where binding fewer values wins.
+    if len(same) < len(cols) and conn.dialect.name != "sqlite":
+        same = ()
+    varying = tuple(c for c in cols if c not in same)
     if same:
         skey = (*same, conn.dialect.name)
         stmt = _SAME.get(skey)
@@ -360,12 +371,11 @@ def grouped(events: Sequence[AuditEvent], batch_id: str) -> list[AuditEvent]:
             out.append(members[0])
             continue
         head = members[0]
-        common = {c: head.details[c] for c in _COMMON if c in head.details}
-        parts = {e.object_id: {"subject": e.subject, **{k: v for k, v in e.details.items()
-                                                        if k not in common}}
+        base = {c: head.details[c] for c in _COMMON if c in head.details}
+        parts = {str(e.object_id): {"subject": e.subject,
+                                    **{k: v for k, v in e.details.items() if k not in base}}
                  for e in members}
-        out.append(AuditEvent(action=head.action, actor=head.actor, object_type="batch",
-                              object_id=batch_id, details={**common, "requests": parts}))
+        out.append(_group_event(head.action, head.actor, base, parts, batch_id=batch_id))
     return out
 
 

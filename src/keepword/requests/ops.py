@@ -143,11 +143,6 @@ def keys_per_step(plan: Plan, table: Table) -> int:
 _P = "kw__"  # bind-parameter prefix: never clashes with a column name
 
 
-def apply(conn: Connection, plan: Plan, op: Op) -> int:
-    """Run one op in its own short transaction; rows affected (as the driver says)."""
-    return apply_many(conn, plan, [op])[0]
-
-
 def apply_many(conn: Connection, plan: Plan, ops: Sequence[Op]) -> list[int]:
     """Run ops of one store in order in one transaction (all or none); rows affected each."""
     if not ops:
@@ -169,13 +164,13 @@ def _apply_one(conn: Connection, plan: Plan, op: Op) -> int:
     return int(conn.execute(stmt, params).rowcount)
 
 
-_STATEMENTS: dict[tuple[int, str, tuple[str, ...], str], sa.Executable] = {}
+_STATEMENTS: dict[tuple[sa.Table, str, tuple[str, ...], str], sa.Executable] = {}
 
 
 def _statement(cp: CollectionPlan, kind: str, cols: tuple[str, ...], dialect: str
                ) -> sa.Executable:
     """``DELETE``/``UPDATE ... WHERE pk`` in the chunk's keys, built once per shape."""
-    key = (id(cp.table), kind, cols, dialect)
+    key = (cp.table, kind, cols, dialect)  # the table itself: an id could be reused
     stmt = _STATEMENTS.get(key)
     if stmt is None:
         t = cp.table

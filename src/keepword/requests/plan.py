@@ -150,7 +150,6 @@ class Plan:
     delete_order: list[Table]  # children before parents
     arrays: frozenset[str] = frozenset()  # datasets whose store takes keys as arrays
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
-    _count: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
     # what the walk's hot loops look up per collection, derived once (walk.py fills it)
     hot: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -182,16 +181,6 @@ class Plan:
             stmt = sa.select(*(cp.table.c[c] for c in cp.columns)).where(
                 target.in_(sa.bindparam("v", expanding=True)))
             self._select[(key, col)] = stmt
-        return stmt
-
-    def count_by(self, key: Table, col: str) -> sa.Select[Any]:
-        """``SELECT col, count(*) ... WHERE col IN (:v) GROUP BY col``."""
-        stmt = self._count.get((key, col))
-        if stmt is None:
-            c = self.collections[key].table.c[col]
-            stmt = (sa.select(c, sa.func.count()).where(c.in_(sa.bindparam("v", expanding=True)))
-                    .group_by(c))
-            self._count[(key, col)] = stmt
         return stmt
 
     def select_in(self, key: Table, col: str, n: int, cols: tuple[str, ...] | None = None
@@ -227,7 +216,8 @@ class Plan:
         return stmt
 
     def count_any(self, key: Table, col: str) -> sa.Select[Any] | None:
-        """``count_by`` with the values as one array (``None``: no declared type)."""
+        """``SELECT col, count(*) ... WHERE col = ANY(:v) GROUP BY col`` (PostgreSQL;
+        ``None`` when the column has no declared type to make an array of)."""
         stmt = self._fixed.get(("count-any", key, col, 0))
         if stmt is None:
             c = self.collections[key].table.c[col]
@@ -239,7 +229,8 @@ class Plan:
         return stmt
 
     def count_in(self, key: Table, col: str, n: int) -> sa.Select[Any]:
-        """``count_by`` with ``n`` plain parameters ``p0..``."""
+        """``SELECT col, count(*) ... WHERE col IN (p0..) GROUP BY col``, ``n`` plain
+        parameters."""
         stmt = self._fixed.get(("count", key, col, n))
         if stmt is None:
             c = self.collections[key].table.c[col]

@@ -23,7 +23,15 @@ from keepword.identities import normalise
 from keepword.policy import load_policy
 from keepword.policy.models import Regulation
 from keepword.requests import erase, rectify
-from keepword.requests.batch import GC_FROM, Batch, Progress, gc_paused, identities_of, vault
+from keepword.requests.batch import (
+    GC_FROM,
+    Batch,
+    Progress,
+    gc_paused,
+    identities_of,
+    lane_for,
+    vault,
+)
 from keepword.requests.claims import Claimant
 from keepword.requests.lifecycle import (
     CHANGING,
@@ -36,7 +44,7 @@ from keepword.requests.lifecycle import (
     get,
     grouped,
     insert_new,
-    load_rows,
+    load_by_ids,
     new_id,
     parse_regulation,
     requests_table,
@@ -47,7 +55,6 @@ from keepword.requests.lifecycle import (
 from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker
 from keepword.runtime import Keepword
-from keepword.sqlsets import chunk_for, chunked, member_of
 
 
 @dataclass
@@ -234,12 +241,8 @@ def verify_many(kw: Keepword, request_ids: Sequence[str], *, actor: str = "opera
                 ) -> list[RequestResult]:
     """``verify`` for many requests in one transaction: all become verified, or none (a
     request that is not ``received`` is named and nothing changes)."""
-    table = requests_table()
     with kw.control.session() as session:
-        dialect = session.connection().dialect.name
-        where = member_of(table.c.id, "ids", dialect)
-        found = {r.id: r for part in chunked(list(request_ids), chunk_for(dialect))
-                 for r in load_rows(session, where, {"ids": part})}
+        found = {r.id: r for r in load_by_ids(session, request_ids)}
         missing = [rid for rid in request_ids if rid not in found]
         if missing:
             raise NotFoundError(f"no request {missing[0]!r}"
@@ -355,15 +358,9 @@ def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
 
 def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
           deployment: Deployment | None) -> list[RequestRow]:
-    table = requests_table()
     states = {s.value for s in wanted}
     with kw.control.session() as session:
-        # by key alone: a status test beside it can lead the planner off the index
-        where = member_of(table.c.id, "ids", session.connection().dialect.name)
-        size = chunk_for(session.connection().dialect.name)
-        reqs = [r for part in chunked(ids, size)
-                for r in load_rows(session, where, {"ids": part})
-                if r.status in states]
+        reqs = [r for r in load_by_ids(session, ids) if r.status in states]
     reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:
         root = str(deployment.root.resolve())
@@ -430,9 +427,8 @@ def dry_run(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
         plan = live_plan(plan, dep.datamap, dep.stores)
     s = Subject("dry-run", identities_of(ids))
     conns = Connections(dep.stores, dep.datamap.datasets)
-    lane = erase.lane_of(plan, dep.policy.policy) if kind is Kind.ERASURE else frozenset()
     try:
-        walk = Walker(plan, conns, lane=lane).run([s])
+        walk = Walker(plan, conns, lane=lane_for(kind, plan, dep)).run([s])
     finally:
         conns.close()
     result = RequestResult(None, kind.value, "dry-run", s.problem, found=walk.counts(s),
