@@ -114,6 +114,9 @@ def test_import_records_every_row_or_names_the_bad_line(cli: Any, sqlite_world: 
     assert code == 2 and "bad.csv:3" in err and "email" in err and "not-an-address" not in err
     code, out, _ = cli("requests", "list", "--json")
     assert json.loads(out) == []
+    code, _, err = cli("requests", "import", str(sqlite_world.root), str(tmp_path / "no.csv"),
+                       "--kind", "erase")
+    assert code == 2 and "no.csv: cannot open it (FileNotFoundError)" in err
     header = tmp_path / "header.csv"
     header.write_text("email,passport\n", encoding="utf-8")
     code, _, err = cli("requests", "import", str(sqlite_world.root), str(header),

@@ -28,7 +28,10 @@ def read_subjects(path: Path, identity_types: set[str]) -> tuple[Subjects, list[
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except OSError as exc:
+        raise InputError(Problem(f"cannot open it ({type(exc).__name__})",
+                                 Location(file=str(path)), code="no_file")) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(Problem(f"cannot read it as UTF-8 CSV ({type(exc).__name__})",
                                  Location(file=str(path)), code="bad_csv")) from None
     if not rows or not any(c.strip() for c in rows[0]):
