@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from keepword.sqlsets import chunked, member_of
+from keepword.sqlsets import binds_set, chunked, member_of
 
 
 def test_member_of_finds_exactly_the_given_keys(store_url: URL) -> None:
@@ -66,3 +68,51 @@ def test_chunked_keeps_every_value_in_order(values: list[int], size: int) -> Non
     parts = list(chunked(values, size))
     assert [v for p in parts for v in p] == values
     assert all(0 < len(p) <= size for p in parts)
+
+
+KEYS = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(KEYS, unique=True, min_size=1, max_size=30), st.lists(KEYS, max_size=30))
+def test_a_set_parameter_finds_what_python_finds(stored: list[int | str],
+                                                 asked: list[int | str]) -> None:
+    """SQLite takes the keys as one JSON parameter (``json_each``): any integer or text key
+    finds exactly the rows an equality test in Python finds."""
+    engine = sa.create_engine("sqlite://")
+    meta = sa.MetaData()
+    t = sa.Table("t", meta, sa.Column("n", sa.Integer, primary_key=True),
+                 sa.Column("i", sa.BigInteger), sa.Column("s", sa.String))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [
+            {"n": n, "i": k if isinstance(k, int) else None,
+             "s": k if isinstance(k, str) else None} for n, k in enumerate(stored)])
+        for col, kind in ((t.c.i, int), (t.c.s, str)):
+            keys = [k for k in asked if isinstance(k, kind)]
+            assert binds_set(col, "sqlite")
+            got = {n for (n,) in conn.execute(
+                sa.select(t.c.n).where(member_of(col, "v", "sqlite")), {"v": keys})}
+            assert got == {n for n, k in enumerate(stored) if isinstance(k, kind) and k in keys}
+    engine.dispose()
+
+
+def test_values_json_would_change_keep_the_in_list(store_url: URL) -> None:
+    """Dates (and other types JSON would not carry exactly) are bound one by one."""
+    engine = sa.create_engine(store_url)
+    meta = sa.MetaData()
+    t = sa.Table("kw_date_members", meta, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("day", sa.Date))
+    meta.create_all(engine)
+    try:
+        days = [dt.date(2026, 1, d) for d in range(1, 11)]
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{"id": i, "day": d} for i, d in enumerate(days, 1)])
+        stmt = sa.select(t.c.id).where(member_of(t.c.day, "v", engine.dialect.name))
+        with engine.connect() as conn:
+            got = {i for (i,) in conn.execute(stmt, {"v": days[2:5] + [dt.date(2030, 1, 1)]})}
+        assert got == {3, 4, 5}
+        assert binds_set(t.c.day, "sqlite") is False
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()

@@ -1,17 +1,23 @@
 """``column IN (many values)``, written the way each backend runs it best.
 
-A batch looks rows up by chunks of hundreds of keys. An expanding ``IN`` list
-renders one bind parameter per value: SQLAlchemy rewrites the statement for
-every chunk, and psycopg re-parses such long statements each time (they are
-too long for its query cache) -- milliseconds per statement, more than the
-database spends running it. On PostgreSQL the same test is ``col = ANY(:a)``
-with one array parameter: the statement text never changes, so it is compiled
-once, cached by the driver and prepared by the server. Text keys (emails,
-request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
-json_array_elements_text(:j)))``): psycopg quotes a text array element by
-element, which cost three times the lookup itself for 5,000 keys. Other
-backends keep the expanding ``IN``; a column of undeclared type (no array type
-to cast to) too.
+A batch looks rows up by chunks of thousands of keys. An expanding ``IN`` list
+renders one bind parameter per value: SQLAlchemy rewrites the statement and
+builds every parameter at each execution (on SQLite that bookkeeping cost more
+than the lookups), and psycopg re-parses such long statements each time (they
+are too long for its query cache). So where the backend can, the whole set is
+one parameter and the statement text never changes (compiled once, cached,
+prepared by the server):
+
+- PostgreSQL: ``col = ANY(:a)`` with one array parameter. Text keys (emails,
+  request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
+  json_array_elements_text(:j)))``): psycopg quotes a text array element by
+  element, which cost three times the lookup itself for 5,000 keys.
+- SQLite: ``col IN (SELECT value FROM json_each(:j))`` for integer and text
+  columns (the values JSON carries exactly; SQLite still searches the column's
+  index once per value).
+
+Other backends, and columns whose values JSON would not carry exactly (dates,
+decimals, an undeclared type), keep the expanding ``IN``.
 """
 
 from __future__ import annotations
@@ -26,8 +32,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from keepword import jsoncodec
 
 
-def uses_arrays(dialect_name: str) -> bool:
-    return dialect_name == "postgresql"
+def uses_sets(dialect_name: str) -> bool:
+    """Whether this backend can take a whole set of keys as one parameter."""
+    return dialect_name in ("postgresql", "sqlite")
+
+
+def binds_set(column: ColumnElement[Any], dialect_name: str) -> bool:
+    """Whether ``member_of`` binds this column's values as one parameter here."""
+    kind = column.type
+    if dialect_name == "postgresql":
+        return not isinstance(kind, sa.types.NullType)
+    if dialect_name == "sqlite":
+        return isinstance(kind, (sa.Integer, sa.String)) and not isinstance(kind, sa.Enum)
+    return False
 
 
 class JsonList(sa.types.TypeDecorator[list[Any]]):
@@ -42,25 +59,29 @@ class JsonList(sa.types.TypeDecorator[list[Any]]):
 
 def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
     """``column`` is one of the values bound to ``name`` (a list, at execution)."""
-    if uses_arrays(dialect_name) and isinstance(column.type, sa.String):
+    if not binds_set(column, dialect_name):
+        return column.in_(sa.bindparam(name, expanding=True))
+    if dialect_name == "sqlite":
+        each = sa.func.json_each(sa.bindparam(name, type_=JsonList())).table_valued("value")
+        return column.in_(sa.select(each.c.value))
+    if isinstance(column.type, sa.String):
         keys = sa.cast(sa.bindparam(name, type_=JsonList()), postgresql.JSON)
         # ANY(ARRAY(subquery)), not IN (subquery): a prepared (generic) plan still
         # takes the index, as it does for an array parameter
         found = sa.select(sa.func.json_array_elements_text(keys)).scalar_subquery()
         return column == sa.any_(sa.func.array(found))
-    if uses_arrays(dialect_name) and not isinstance(column.type, sa.types.NullType):
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
-    return column.in_(sa.bindparam(name, expanding=True))
+    return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
-CHUNK = 500  # values per statement: well under every backend's parameter limit
-ARRAY_CHUNK = 5000  # values per array parameter (one parameter, however long)
+CHUNK = 500  # values per expanding IN list: well under every backend's parameter limit
+SET_CHUNK = 5000  # values per set parameter (one parameter, however long)
 T = TypeVar("T")
 
 
-def chunk_for(dialect_name: str) -> int:
-    """Values per statement on this backend: arrays take many more than ``IN`` lists."""
-    return ARRAY_CHUNK if uses_arrays(dialect_name) else CHUNK
+def chunk_for(column: ColumnElement[Any], dialect_name: str) -> int:
+    """Values per statement for ``member_of(column, ...)`` here: a set parameter takes many
+    more than an ``IN`` list."""
+    return SET_CHUNK if binds_set(column, dialect_name) else CHUNK
 
 
 def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:

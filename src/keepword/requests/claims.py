@@ -76,7 +76,7 @@ class Claimant:
     def _claim(self, session: Session, ids: list[str]) -> list[str]:
         now = utcnow()
         dialect = session.connection().dialect.name
-        size = chunk_for(dialect)
+        size = chunk_for(_claims.c.request_id, dialect)
         rows = [c for part in chunked(ids, size) for c in session.execute(
             select(_claims).where(member_of(_claims.c.request_id, "ids", dialect)),
             {"ids": part})]

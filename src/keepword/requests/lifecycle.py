@@ -161,7 +161,7 @@ def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
     table = requests_table()
     dialect = session.connection().dialect.name
     where = member_of(table.c.id, "ids", dialect)
-    return [r for part in chunked(list(ids), chunk_for(dialect))
+    return [r for part in chunked(list(ids), chunk_for(table.c.id, dialect))
             for r in load_rows(session, where, {"ids": part})]
 
 
@@ -332,7 +332,7 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
                 member_of(table.c.id, "k_ids", conn.dialect.name)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
         values = {"k_" + c: getattr(first, c) for c in same}
-        for part in chunked([r.id for r in reqs], chunk_for(conn.dialect.name)):
+        for part in chunked([r.id for r in reqs], chunk_for(table.c.id, conn.dialect.name)):
             conn.execute(stmt, {"k_ids": part, **values})
     if varying:
         stmt = _SAVES.get(varying)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keepword.requests.plan import CollectionPlan, Plan, Table
 from keepword.requests.walk import PK, store_error
-from keepword.sqlsets import ARRAY_CHUNK, CHUNK, chunked, member_of
+from keepword.sqlsets import CHUNK, chunk_for, chunked, member_of
 
 Cell = tuple[Table, PK, str]
 
@@ -127,17 +127,28 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
         first.extend(pk for pk in whole if pk not in seen)
     for table in plan.delete_order:
         for _, keys in sorted(by_table.get(table, {}).items()):
-            keys.sort(key=repr)
+            sort_keys(keys)
             ops.extend(Op(table, "delete", part)
                        for part in chunked(keys, chunk or keys_per_step(plan, table)))
     return ops
 
 
+def sort_keys(keys: list[PK]) -> None:
+    """A stable order for a step's keys: their own order when they compare (ints, text:
+    the usual case, and several times cheaper), else the order of their reprs."""
+    try:
+        keys.sort()
+    except TypeError:
+        keys.sort(key=repr)
+
+
 def keys_per_step(plan: Plan, table: Table) -> int:
-    """Keys one statement of a step takes: an array on PostgreSQL holds many more than a
-    list of parameters (composite keys go as lists everywhere)."""
-    single = plan[table].single_pk is not None
-    return ARRAY_CHUNK if single and table[0] in plan.arrays else CHUNK
+    """Keys one statement of a step takes: one set parameter holds many more than a list
+    of parameters (composite keys go as lists everywhere)."""
+    cp = plan[table]
+    if cp.single_pk is None:
+        return CHUNK
+    return chunk_for(cp.table.c[cp.single_pk], plan.dialect_of(table))
 
 
 _P = "kw__"  # bind-parameter prefix: never clashes with a column name

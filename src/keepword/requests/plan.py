@@ -36,7 +36,7 @@ from keepword.datamap import DataMap, Erasure, Field_
 from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
-from keepword.sqlsets import member_of, uses_arrays
+from keepword.sqlsets import binds_set, member_of
 from keepword.stores import StoreResolver
 
 Table = tuple[str, str]  # (dataset, collection)
@@ -148,7 +148,7 @@ class Plan:
     collections: dict[Table, CollectionPlan]
     seeds: dict[str, list[tuple[Table, str]]]  # identity type -> identity columns
     delete_order: list[Table]  # children before parents
-    arrays: frozenset[str] = frozenset()  # datasets whose store takes keys as arrays
+    dialects: dict[str, str] = field(default_factory=dict)  # dataset -> its store's backend
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
     # what the walk's hot loops look up per collection, derived once (walk.py fills it)
@@ -156,6 +156,10 @@ class Plan:
 
     def __getitem__(self, key: Table) -> CollectionPlan:
         return self.collections[key]
+
+    def dialect_of(self, key: Table) -> str:
+        """The backend of the collection's store (``sqlite``, ``postgresql``, ``mysql``)."""
+        return self.dialects.get(key[0], "")
 
     def with_not_null(self, not_null: dict[Table, frozenset[str]]) -> Plan:
         """This plan for stores whose columns ``not_null`` refuse NULL (strategies and
@@ -200,30 +204,30 @@ class Plan:
 
     def select_any(self, key: Table, col: str, cols: tuple[str, ...] | None = None
                    ) -> sa.Select[Any] | None:
-        """``select_by`` with the values as one array (PostgreSQL: ``col = ANY(:v)``);
-        ``None`` when the column has no declared type to make an array of."""
+        """``select_by`` with the values as one parameter (``sqlsets.member_of``);
+        ``None`` where the store cannot take this column's values so."""
         stmt = self._fixed.get(("any", key, col, 0, cols))
         if stmt is None:
             cp = self.collections[key]
             name = cp.single_pk if col == "*pk" else col
             assert name is not None, "a composite key takes select_by"
-            target = cp.table.c[name]
-            if isinstance(target.type, sa.types.NullType):
+            target, dialect = cp.table.c[name], self.dialect_of(key)
+            if not binds_set(target, dialect):
                 return None
             stmt = sa.select(*(cp.table.c[c] for c in cols or cp.columns)).where(
-                member_of(target, "v", "postgresql"))
+                member_of(target, "v", dialect))
             self._fixed[("any", key, col, 0, cols)] = stmt
         return stmt
 
     def count_any(self, key: Table, col: str) -> sa.Select[Any] | None:
-        """``SELECT col, count(*) ... WHERE col = ANY(:v) GROUP BY col`` (PostgreSQL;
-        ``None`` when the column has no declared type to make an array of)."""
+        """``SELECT col, count(*) ... WHERE col in :v GROUP BY col``, the values as one
+        parameter; ``None`` where the store cannot take this column's values so."""
         stmt = self._fixed.get(("count-any", key, col, 0))
         if stmt is None:
-            c = self.collections[key].table.c[col]
-            if isinstance(c.type, sa.types.NullType):
+            c, dialect = self.collections[key].table.c[col], self.dialect_of(key)
+            if not binds_set(c, dialect):
                 return None
-            stmt = (sa.select(c, sa.func.count()).where(member_of(c, "v", "postgresql"))
+            stmt = (sa.select(c, sa.func.count()).where(member_of(c, "v", dialect))
                     .group_by(c))
             self._fixed[("count-any", key, col, 0)] = stmt
         return stmt
@@ -359,10 +363,9 @@ def _compile(dm: DataMap, version: tuple[str, str]) -> Plan:
         if fld.identity:
             seeds[fld.identity].append((addr.table, addr.field))
             collections[addr.table].value_cols |= {addr.field}
-    arrays = frozenset(d for d, loaded in dm.datasets.items()
-                       if uses_arrays(loaded.dataset.store.kind.value))
+    dialects = {d: loaded.dataset.store.kind.value for d, loaded in dm.datasets.items()}
     return Plan(version, collections, dict(seeds), _delete_order(collections, all_edges),
-                arrays)
+                dialects)
 
 
 def _roots(dm: DataMap) -> set[Table]:

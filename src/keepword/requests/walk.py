@@ -60,7 +60,7 @@ from keepword.requests.plan import (
     normals,
     param_names,
 )
-from keepword.sqlsets import CHUNK, chunk_for, chunked, uses_arrays
+from keepword.sqlsets import CHUNK, SET_CHUNK, chunked
 from keepword.stores import StoreResolver
 
 PK = tuple[Any, ...]
@@ -324,7 +324,7 @@ class Walker:
         self._lane_want: dict[tuple[Table, str], dict[Any, set[int]]] = {}
         self.shortcuts = shortcuts  # False: role_of for every row (tests compare)
         self.conns = conns
-        self.chunk = chunk  # values per lookup (default: the backend's, ``chunk_for``)
+        self.chunk = chunk  # values per lookup (default: ``SET_CHUNK`` or ``CHUNK``)
         self.rows: dict[Table, dict[PK, Row]] = defaultdict(dict)
         self.queries = 0
         self._pending: dict[tuple[Table, str, str], dict[Any, tuple[Any, list[Visit]]]] = (
@@ -416,13 +416,12 @@ class Walker:
         these columns."""
         conn = self.conns.get(cp.key[0])
         fixed = col != "*pk" or cp.single_pk is not None
-        array = self.plan.select_any(cp.key, col, cols) if (
-            fixed and uses_arrays(conn.dialect.name)) else None
-        size = self.chunk or (chunk_for(conn.dialect.name) if array is not None else CHUNK)
+        whole = self.plan.select_any(cp.key, col, cols) if fixed else None
+        size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
         for part in chunked(values, size):
             self.queries += 1
-            if array is not None:  # one array parameter: one statement text, prepared
-                stmt, params = array, {"v": part}
+            if whole is not None:  # one set parameter: one statement text, prepared
+                stmt, params = whole, {"v": part}
             elif fixed:  # pad with the last value: a fixed number of parameters
                 n, params = _padded(part, size)
                 stmt = self.plan.select_in(cp.key, col, n, cols)
@@ -442,11 +441,11 @@ class Walker:
     def count(self, cp: CollectionPlan, col: str, values: list[Any]) -> dict[Any, int]:
         conn = self.conns.get(cp.key[0])
         out: dict[Any, int] = {}
-        array = self.plan.count_any(cp.key, col) if uses_arrays(conn.dialect.name) else None
-        size = self.chunk or (chunk_for(conn.dialect.name) if array is not None else CHUNK)
+        whole = self.plan.count_any(cp.key, col)
+        size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
         for part in chunked(values, size):
-            if array is not None:
-                stmt, params = array, {"v": part}
+            if whole is not None:
+                stmt, params = whole, {"v": part}
             else:
                 n, params = _padded(part, size)
                 stmt = self.plan.count_in(cp.key, col, n)
