@@ -73,6 +73,18 @@ def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> Colum
     return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
+def text_rows(name: str, dialect_name: str) -> sa.Select[Any] | None:
+    """``SELECT value`` of each text bound to ``name`` (a list, at execution), for an
+    ``INSERT ... SELECT`` of many rows that differ by one text column; ``None`` where the
+    backend has no such set parameter (use an executemany)."""
+    keys = sa.bindparam(name, type_=JsonList())
+    if dialect_name == "sqlite":
+        return sa.select(sa.func.json_each(keys).table_valued("value").c.value)
+    if dialect_name == "postgresql":
+        return sa.select(sa.func.json_array_elements_text(sa.cast(keys, postgresql.JSON)))
+    return None
+
+
 CHUNK = 500  # values per expanding IN list: well under every backend's parameter limit
 SET_CHUNK = 5000  # values per set parameter (one parameter, however long)
 T = TypeVar("T")

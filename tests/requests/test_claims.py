@@ -31,6 +31,21 @@ def test_a_held_request_is_not_claimed_twice(control: ControlStore) -> None:
     assert first.claim(control, ["r1"]) == ["r1"]  # claiming again is harmless
 
 
+def test_claim_rows_name_the_runner_for_every_request(control: ControlStore) -> None:
+    """Thousands of claims (several chunks of one INSERT ... SELECT each): one row per
+    request, each with the runner's owner, host, pid and lease."""
+    ids = [f"r{i}" for i in range(12_001)]
+    runner = Claimant("run-a", host="here", pid=4242)
+    before = utcnow()
+    assert runner.claim(control, ids) == ids
+    with control.session() as s:
+        rows = s.execute(select(RequestClaim.request_id, RequestClaim.owner, RequestClaim.host,
+                                RequestClaim.pid, RequestClaim.until)).all()
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert {(r[1], r[2], r[3]) for r in rows} == {("run-a", "here", 4242)}
+    assert all(before + LEASE <= r[4] <= utcnow() + LEASE for r in rows)
+
+
 def test_release_frees_the_requests(control: ControlStore) -> None:
     first, second = Claimant("run-a"), Claimant("run-b")
     first.claim(control, ["r1"])

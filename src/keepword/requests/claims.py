@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Integer, String, Table, delete, insert, select, update
+from sqlalchemy import Integer, String, Table, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.control.store import ControlStore
-from keepword.sqlsets import chunk_for, chunked, member_of
+from keepword.sqlsets import chunk_for, chunked, member_of, text_rows
 
 LEASE = timedelta(minutes=15)
 
@@ -90,7 +90,7 @@ class Claimant:
         mine = {c.request_id for c in rows if c.owner == self.owner}
         free = [i for i in ids if i not in held]
         if free:
-            session.execute(insert(_claims), self._rows(free, now + LEASE))
+            self._insert(session, free, now + LEASE)
         taken = mine | set(free)  # a set: a list here made big batches quadratic
         if free and self.renewed is None:  # every lease of this runner ends after then
             self.renewed = now
@@ -101,11 +101,25 @@ class Claimant:
         now = utcnow()
         if self.renewed is None:
             self.renewed = now
-        session.execute(insert(_claims), self._rows(ids, now + LEASE))
+        self._insert(session, ids, now + LEASE)
 
-    def _rows(self, ids: Sequence[str], until: datetime) -> list[dict[str, object]]:
-        return [{"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
-                 "until": until} for i in ids]
+    def _insert(self, session: Session, ids: Sequence[str], until: datetime) -> None:
+        """One claim row per id; where the backend takes the ids as one parameter, one
+        ``INSERT ... SELECT`` per chunk (the rows differ only by their id)."""
+        dialect = session.connection().dialect.name
+        ids_each = text_rows("ids", dialect)
+        if ids_each is None:
+            session.execute(insert(_claims), [
+                {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
+                 "until": until} for i in ids])
+            return
+        c = _claims.c
+        rows = ids_each.add_columns(
+            literal(self.owner, String()), literal(self.host, String()),
+            literal(self.pid, Integer()), literal(until, c.until.type))
+        stmt = insert(_claims).from_select([c.request_id, c.owner, c.host, c.pid, c.until], rows)
+        for part in chunked(list(ids), chunk_for(c.request_id, dialect)):
+            session.execute(stmt, {"ids": part})
 
     def renew(self, session: Session, ids: Sequence[str]) -> None:
         """Extend the lease on ``ids`` (called with each state change of a batch).
