@@ -8,7 +8,9 @@ are too long for its query cache). So where the backend can, the whole set is
 one parameter and the statement text never changes (compiled once, cached,
 prepared by the server):
 
-- PostgreSQL: ``col = ANY(:a)`` with one array parameter. Text keys (emails,
+- PostgreSQL: ``col = ANY(:a)`` with one array parameter (integers sent as the
+  array's text, ``{1,2,3}``, which the server parses far faster than psycopg
+  dumps a list). Text keys (emails,
   request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
   json_array_elements_text(:j)))``): psycopg quotes a text array element by
   element, which cost three times the lookup itself for 5,000 keys.
@@ -47,6 +49,24 @@ def binds_set(column: ColumnElement[Any], dialect_name: str) -> bool:
     return False
 
 
+class IntArrayText(sa.types.TypeDecorator[list[int]]):
+    """A list of integers bound as the text of a PostgreSQL array (``{1,2,3}``), cast by
+    the server: psycopg dumps a list element by element in Python (~2 us each), the
+    server parses the text in C."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[int] | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else "{" + ",".join(map(_int_text, value)) + "}"
+
+
+def _int_text(value: int) -> str:
+    if type(value) is not int:  # bools, and numbers stored as text or floats
+        value = int(value)
+    return str(value)
+
+
 class JsonList(sa.types.TypeDecorator[list[Any]]):
     """A list bound as one JSON text (see ``member_of``)."""
 
@@ -70,6 +90,9 @@ def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> Colum
         # takes the index, as it does for an array parameter
         found = sa.select(sa.func.json_array_elements_text(keys)).scalar_subquery()
         return column == sa.any_(sa.func.array(found))
+    if isinstance(column.type, sa.Integer):
+        keys = sa.cast(sa.bindparam(name, type_=IntArrayText()), postgresql.ARRAY(column.type))
+        return column == sa.any_(keys)
     return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
