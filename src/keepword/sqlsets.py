@@ -58,7 +58,10 @@ class IntArrayText(sa.types.TypeDecorator[list[int]]):
     cache_ok = True
 
     def process_bind_param(self, value: list[int] | None, dialect: sa.Dialect) -> str | None:
-        return None if value is None else "{" + ",".join(map(_int_text, value)) + "}"
+        if value is None:
+            return None
+        plain = set(map(type, value)) <= {int}  # checked at C speed; else one by one
+        return "{" + ",".join(map(str if plain else _int_text, value)) + "}"
 
 
 def _int_text(value: int) -> str:

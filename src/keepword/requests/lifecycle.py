@@ -26,7 +26,19 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, LargeBinary, String, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -307,23 +319,33 @@ MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed"
 MOVED = ("status", "updated_at", "reason", "ended_at", "sealed")
 _SAVES: dict[tuple[str, ...], Any] = {}
 _SAME: dict[tuple[str, ...], Any] = {}
+_DOCS: dict[tuple[str, ...], Any] = {}
 
 
 def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -> None:
     """Write the requests' changeable columns (or only ``cols``, those the caller changed)
     back. Columns holding one value for every request (a batch's status, time, batch id)
-    go in one ``UPDATE ... WHERE id IN`` per chunk; the others in one executemany."""
+    are bound once; those that differ go as one JSON document per chunk where the backend
+    reads one (``UPDATE ... FROM`` its rows), else in an executemany."""
     if not reqs:
         return
     first = reqs[0]
     same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
+    varying = tuple(c for c in cols if c not in same)
     table = requests_table()
     conn = session.connection()
+    values = {"k_" + c: getattr(first, c) for c in same}
+    if varying and _by_document(conn.dialect, table, varying):
+        stmt = _document_update(conn.dialect, table, same, varying)
+        procs = [table.c[c].type.bind_processor(conn.dialect) for c in varying]
+        for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name)):
+            doc = [[r.id, *_db_values(r, varying, procs)] for r in some]
+            conn.execute(stmt, {"k_doc": jsoncodec.dumps_text(doc), **values})
+        return
     # When some column differs, a server rewrites each row (a new version, its indexes)
     # once, with every column; SQLite updates in place, where binding fewer values wins.
-    if len(same) < len(cols) and conn.dialect.name != "sqlite":
-        same = ()
-    varying = tuple(c for c in cols if c not in same)
+    if varying and conn.dialect.name != "sqlite":
+        same, varying = (), tuple(cols)
     if same:
         skey = (*same, conn.dialect.name)
         stmt = _SAME.get(skey)
@@ -331,7 +353,6 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
             stmt = _SAME[skey] = update(table).where(
                 member_of(table.c.id, "k_ids", conn.dialect.name)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
-        values = {"k_" + c: getattr(first, c) for c in same}
         for part in chunked([r.id for r in reqs], chunk_for(table.c.id, conn.dialect.name)):
             conn.execute(stmt, {"k_ids": part, **values})
     if varying:
@@ -339,9 +360,48 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         if stmt is None:
             stmt = _SAVES[varying] = update(table).where(table.c.id == bindparam("k_id")).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in varying})
-        session.connection().execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c)
-                                                               for c in varying}}
-                                            for r in reqs])
+        conn.execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c) for c in varying}}
+                            for r in reqs])
+
+
+def _by_document(dialect: Dialect, table: Table, varying: Sequence[str]) -> bool:
+    """Whether the differing columns can travel as one JSON document of their database
+    values: text and JSON columns, on backends that read such a document as rows."""
+    return dialect.name in ("sqlite", "postgresql") and all(
+        isinstance(table.c[c].type, (String, JSON)) for c in varying)
+
+
+def _db_values(req: Req, cols: Sequence[str], procs: Sequence[Any]) -> list[Any]:
+    """The values as the database stores them (a JSON column's text, as its type writes
+    it), so the document carries only text and nulls."""
+    return [value if proc is None else proc(value)
+            for value, proc in zip((getattr(req, c) for c in cols), procs, strict=True)]
+
+
+def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
+                     varying: Sequence[str]) -> Any:
+    """``UPDATE dsr_requests SET <same> = :k_<col>, <varying> = row[k] FROM
+    <rows of :k_doc> WHERE id = row[0]``; each row of the document is ``[id, v1, v2...]``."""
+    key = (*same, "|", *varying, dialect.name)
+    stmt = _DOCS.get(key)
+    if stmt is not None:
+        return stmt
+    doc = bindparam("k_doc", type_=String())
+    if dialect.name == "sqlite":
+        each = func.json_each(doc).table_valued("value").alias("kw_doc")
+
+        def item(k: int, col: str) -> ColumnElement[Any]:
+            return func.json_extract(each.c.value, f"$[{k}]")
+    else:
+        each = func.json_array_elements(cast(doc, JSON)).table_valued("value").alias("kw_doc")
+
+        def item(k: int, col: str) -> ColumnElement[Any]:
+            text = each.c.value.op("->>")(k)
+            return cast(text, table.c[col].type) if col != "id" else text
+    sets: dict[Any, Any] = {c: bindparam("k_" + c, type_=table.c[c].type) for c in same}
+    sets.update({c: item(k, c) for k, c in enumerate(varying, start=1)})
+    stmt = _DOCS[key] = update(table).where(table.c.id == item(0, "id")).values(sets)
+    return stmt
 
 
 def requests_table() -> Table:
