@@ -14,9 +14,10 @@ prepared by the server):
   request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
   json_array_elements_text(:j)))``): psycopg quotes a text array element by
   element, which cost three times the lookup itself for 5,000 keys.
-- SQLite: ``col IN (SELECT value FROM json_each(:j))`` for integer and text
-  columns (the values JSON carries exactly; SQLite still searches the column's
-  index once per value).
+- SQLite: ``col IN (SELECT value FROM json_each(:j))`` for integer columns, and
+  for keepword's own text identifiers (request ids); SQLite still searches the
+  column's index once per value. Text read from a store keeps the ``IN`` list
+  there: SQLite's JSON reader cuts a text at a NUL character.
 
 Other backends, and columns whose values JSON would not carry exactly (dates,
 decimals, an undeclared type), keep the expanding ``IN``.
@@ -39,13 +40,18 @@ def uses_sets(dialect_name: str) -> bool:
     return dialect_name in ("postgresql", "sqlite")
 
 
-def binds_set(column: ColumnElement[Any], dialect_name: str) -> bool:
-    """Whether ``member_of`` binds this column's values as one parameter here."""
+def binds_set(column: ColumnElement[Any], dialect_name: str, *, own_text: bool = False
+              ) -> bool:
+    """Whether ``member_of`` binds this column's values as one parameter here.
+    ``own_text``: the values are keepword's own identifiers (request ids), never a NUL
+    -- SQLite's JSON reader cuts a text at a NUL, so a stored text key holding one would
+    be missed: store text goes as an ``IN`` list there."""
     kind = column.type
     if dialect_name == "postgresql":
         return not isinstance(kind, sa.types.NullType)
     if dialect_name == "sqlite":
-        return isinstance(kind, (sa.Integer, sa.String)) and not isinstance(kind, sa.Enum)
+        return isinstance(kind, sa.Integer) or (
+            own_text and isinstance(kind, sa.String) and not isinstance(kind, sa.Enum))
     return False
 
 
@@ -80,9 +86,11 @@ class JsonList(sa.types.TypeDecorator[list[Any]]):
         return None if value is None else jsoncodec.dumps_text(list(value))
 
 
-def member_of(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
-    """``column`` is one of the values bound to ``name`` (a list, at execution)."""
-    if not binds_set(column, dialect_name):
+def member_of(column: ColumnElement[Any], name: str, dialect_name: str, *,
+              own_text: bool = False) -> ColumnElement[bool]:
+    """``column`` is one of the values bound to ``name`` (a list, at execution);
+    ``own_text``: see ``binds_set``."""
+    if not binds_set(column, dialect_name, own_text=own_text):
         return column.in_(sa.bindparam(name, expanding=True))
     if dialect_name == "sqlite":
         each = sa.func.json_each(sa.bindparam(name, type_=JsonList())).table_valued("value")
@@ -116,10 +124,11 @@ SET_CHUNK = 5000  # values per set parameter (one parameter, however long)
 T = TypeVar("T")
 
 
-def chunk_for(column: ColumnElement[Any], dialect_name: str) -> int:
+def chunk_for(column: ColumnElement[Any], dialect_name: str, *, own_text: bool = False
+              ) -> int:
     """Values per statement for ``member_of(column, ...)`` here: a set parameter takes many
     more than an ``IN`` list."""
-    return SET_CHUNK if binds_set(column, dialect_name) else CHUNK
+    return SET_CHUNK if binds_set(column, dialect_name, own_text=own_text) else CHUNK
 
 
 def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:

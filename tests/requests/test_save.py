@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from keepword.control import ControlStore
@@ -46,6 +46,8 @@ def _row(i: int) -> RequestRow:
 def test_differing_results_and_texts_are_written_exactly(
         control: ControlStore, results: list[dict[str, Any] | None],
         reasons: list[str | None]) -> None:
+    if control.engine.dialect.name == "postgresql":  # its text never holds NUL
+        assume(not any("\x00" in (r or "") for r in reasons))
     base = [_row(i) for i in range(len(results))]
     with control.session() as session:
         session.connection().exec_driver_sql("DELETE FROM dsr_requests")

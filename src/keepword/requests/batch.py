@@ -469,9 +469,13 @@ class Batch:
         failed: list[AuditEvent] = []
         residual = proof.residual_by_request(again)
         for req in self.reqs.values():
-            # the references of every identity the walk learnt (written with the end)
-            known = self.sealed[req.id].get("knowledge", {}).get("identities", {})
-            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, known))
+            # the references of every identity the walk learnt (written with the end); the
+            # request's own identities have theirs since intake
+            sealed = self.sealed[req.id]
+            given = {(k, v) for k, v in sealed.get("identities", ())}
+            known = sealed.get("knowledge", {}).get("identities", {})
+            learnt = {k: [v for v in vals if (k, v) not in given] for k, vals in known.items()}
+            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, learnt))
             result = dict(req.result or {})
             kept = (result.get("outcome") or {}).get("kept", [])
             left = residual.get(req.id, [])

@@ -76,15 +76,15 @@ class Claimant:
     def _claim(self, session: Session, ids: list[str]) -> list[str]:
         now = utcnow()
         dialect = session.connection().dialect.name
-        size = chunk_for(_claims.c.request_id, dialect)
+        size = chunk_for(_claims.c.request_id, dialect, own_text=True)
         rows = [c for part in chunked(ids, size) for c in session.execute(
-            select(_claims).where(member_of(_claims.c.request_id, "ids", dialect)),
+            select(_claims).where(member_of(_claims.c.request_id, "ids", dialect, own_text=True)),
             {"ids": part})]
         stale = [c.request_id for c in rows if c.owner != self.owner and (
             c.until <= now or (c.host == self.host and not _alive(c.pid)))]
         for part in chunked(stale, size):
             session.execute(delete(_claims).where(
-                member_of(_claims.c.request_id, "ids", dialect)), {"ids": part})
+                member_of(_claims.c.request_id, "ids", dialect, own_text=True)), {"ids": part})
         gone = set(stale)
         held = {c.request_id for c in rows if c.request_id not in gone}
         mine = {c.request_id for c in rows if c.owner == self.owner}
@@ -118,7 +118,7 @@ class Claimant:
             literal(self.owner, String()), literal(self.host, String()),
             literal(self.pid, Integer()), literal(until, c.until.type))
         stmt = insert(_claims).from_select([c.request_id, c.owner, c.host, c.pid, c.until], rows)
-        for part in chunked(list(ids), chunk_for(c.request_id, dialect)):
+        for part in chunked(list(ids), chunk_for(c.request_id, dialect, own_text=True)):
             session.execute(stmt, {"ids": part})
 
     def renew(self, session: Session, ids: Sequence[str]) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -172,8 +173,8 @@ def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
     beside it can lead the planner off the index); unknown keys are left out."""
     table = requests_table()
     dialect = session.connection().dialect.name
-    where = member_of(table.c.id, "ids", dialect)
-    return [r for part in chunked(list(ids), chunk_for(table.c.id, dialect))
+    where = member_of(table.c.id, "ids", dialect, own_text=True)
+    return [r for part in chunked(list(ids), chunk_for(table.c.id, dialect, own_text=True))
             for r in load_rows(session, where, {"ids": part})]
 
 
@@ -338,9 +339,13 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     if varying and _by_document(conn.dialect, table, varying):
         stmt = _document_update(conn.dialect, table, same, varying)
         procs = [table.c[c].type.bind_processor(conn.dialect) for c in varying]
-        for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name)):
-            doc = [[r.id, *_db_values(r, varying, procs)] for r in some]
-            conn.execute(stmt, {"k_doc": jsoncodec.dumps_text(doc), **values})
+        for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
+            doc = jsoncodec.dumps_text([[r.id, *_db_values(r, varying, procs)] for r in some])
+            if "\\u0000" in doc and conn.dialect.name == "sqlite":
+                # SQLite's JSON reader cuts a text at a NUL: these go one by one
+                _save_each(conn, table, some, cols)
+            else:
+                conn.execute(stmt, {"k_doc": doc, **values})
         return
     # When some column differs, a server rewrites each row (a new version, its indexes)
     # once, with every column; SQLite updates in place, where binding fewer values wins.
@@ -351,17 +356,25 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         stmt = _SAME.get(skey)
         if stmt is None:
             stmt = _SAME[skey] = update(table).where(
-                member_of(table.c.id, "k_ids", conn.dialect.name)).values(
+                member_of(table.c.id, "k_ids", conn.dialect.name, own_text=True)).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
-        for part in chunked([r.id for r in reqs], chunk_for(table.c.id, conn.dialect.name)):
+        size = chunk_for(table.c.id, conn.dialect.name, own_text=True)
+        for part in chunked([r.id for r in reqs], size):
             conn.execute(stmt, {"k_ids": part, **values})
     if varying:
-        stmt = _SAVES.get(varying)
-        if stmt is None:
-            stmt = _SAVES[varying] = update(table).where(table.c.id == bindparam("k_id")).values(
-                {c: bindparam("k_" + c, type_=table.c[c].type) for c in varying})
-        conn.execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c) for c in varying}}
-                            for r in reqs])
+        _save_each(conn, table, reqs, varying)
+
+
+def _save_each(conn: Connection, table: Table, reqs: Sequence[Req], cols: Sequence[str]
+               ) -> None:
+    """``cols`` of each request, one parameter set per request (an executemany)."""
+    key = tuple(cols)
+    stmt = _SAVES.get(key)
+    if stmt is None:
+        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(
+            {c: bindparam("k_" + c, type_=table.c[c].type) for c in cols})
+    conn.execute(stmt, [{"k_id": r.id, **{"k_" + c: getattr(r, c) for c in cols}}
+                        for r in reqs])
 
 
 def _by_document(dialect: Dialect, table: Table, varying: Sequence[str]) -> bool:
