@@ -42,6 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -366,13 +367,23 @@ def _mark(ok: bool | None) -> str:
     return {True: "PASS", False: "FAIL", None: "-"}[ok]
 
 
-def report(figs: list[Figures], load_before: tuple[float, ...]) -> int:
+def python_probe_us() -> float:
+    """The machine's speed for Python right now: microseconds for ``sum(range(100))``
+    (best of 5). The same code gave ~0.8 us on a quiet machine of this kind and ~1.5 us
+    on a contended one: keepword's figures move with it, the floor's (C) less."""
+    return min(timeit.repeat("sum(range(100))", number=100_000, repeat=5)) * 10
+
+
+def report(figs: list[Figures], load_before: tuple[float, ...],
+           probes: tuple[float, float]) -> int:
     failed = 0
     print("\n" + "=" * 100)
     print("keepword data subject requests vs the hand-written SQL floor (bench/bench_requests.py)")
     load_after = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs; 1-min load average {load_before[0]:.2f} at start, "
-          f"{load_after[0]:.2f} at end (other work on the machine inflates every figure)")
+          f"{load_after[0]:.2f} at end (other work on the machine inflates every figure); "
+          f"Python probe {probes[0]:.2f} us at start, {probes[1]:.2f} us at end "
+          f"(see python_probe_us)")
     print(f"Reference (quoted, not measured in this run): Fides access request at 10,000 customers "
           f"on this machine: {FIDES_ACCESS_MS:.0f} ms, {FIDES_ACCESS_STATEMENTS} SQL statements.")
     for f in figs:
@@ -495,6 +506,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_before = os.getloadavg()
+    probe_before = python_probe_us()
     figs: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="kw_bench_requests_") as tmp:
         for name in args.backends:
@@ -506,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for size in args.sizes:
                     figs.append(run_one(be, size, args, Path(tmp) / name))
-    return report(figs, load_before) if figs else 0
+    return report(figs, load_before, (probe_before, python_probe_us())) if figs else 0
 
 
 if __name__ == "__main__":
