@@ -416,3 +416,46 @@ def test_writes_after_autocommit_reads_are_all_or_nothing(pg_url: Any, tmp_path:
         left = conn.execute(text("SELECT count(*) FROM login_events")).scalar_one()
     engine.dispose()
     assert left > 0, "the delete before the failing step was rolled back"
+
+
+# -- the proof's set-wide question ------------------------------------------------------
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), people=st.integers(2, 9), batch=st.integers(1, 12),
+       gone=st.floats(0.0, 1.0), chunk=st.sampled_from([1, 3, 500]))
+def test_nothing_found_set_wide_means_the_walk_finds_nothing(
+        tmp_path_factory: pytest.TempPathFactory, seed: int, people: int, batch: int,
+        gone: float, chunk: int) -> None:
+    """``anything_found`` (the proof's shortcut) says no only when the proof's re-walk
+    finds no row at all, and yes whenever it finds one; rows deleted at random between
+    the walks (people, the rows below them, the rows they point at)."""
+    root = tmp_path_factory.mktemp("gen")
+    dep = _gen_deployment(root, seed, people)
+    plan = compile_plan(dep.datamap, dep.policy.version)
+    rng = random.Random(seed)
+    asked = [_identities(rng, people) for _ in range(batch)]
+    try:
+        conns = Connections(dep.stores, dep.datamap.datasets)
+        try:
+            first = [Subject(str(k), {t: set(v) for t, v in ids.items()})
+                     for k, ids in enumerate(asked)]
+            Walker(plan, conns, chunk=chunk).run(first)
+        finally:
+            conns.close()
+        db = sqlite3.connect(root / "gen.db")
+        for table in GEN_COLUMNS:
+            ids = [i for (i,) in db.execute(f"SELECT id FROM {table}")]
+            db.executemany(f"DELETE FROM {table} WHERE id = ?",
+                           [(i,) for i in ids if rng.random() < gone])
+        db.commit()
+        db.close()
+        conns = Connections(dep.stores, dep.datamap.datasets)
+        try:
+            again = [s.rewalk() for s in first]
+            said = Walker(plan, conns, chunk=chunk).anything_found(again)
+            walk = Walker(plan, conns, chunk=chunk).run(again, prior=True)
+        finally:
+            conns.close()
+        assert said == any(walk.rows.values())  # the same lookups: the same rows read
+    finally:
+        dep.close()

@@ -411,15 +411,8 @@ class Batch:
                 self._phase = max((st.phase for st in steps), default=0)
         ops = self._ops
         self._know_live()
-        subjects = [self._known(rid) for rid in self.reqs]
-        walk = Walker(self.plan, self.conns, lane=self._lane()).run(subjects, prior=True)
         bad = proof.unapplied(self.conns, self.plan, ops)
-        if self.kind is Kind.ERASURE:
-            again = erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher,
-                                       done=proof.done_cells(ops))
-        else:
-            again = rectify.plan_rectification(
-                walk, {s.key: self._typed(self.sealed[s.key]) for s in subjects})
+        again = self._replan(ops)
         if again.ops and self._phase == 0:  # data appeared meanwhile, or was missed
             with self.kw.control.session() as session:
                 journal.mark_done_and_start(session, self._done, [])
@@ -432,6 +425,23 @@ class Batch:
             return
         self.crash.point()
         self._finish(len(ops), bad, again)
+
+    def _replan(self, ops: Sequence[Op]) -> erase.ChangePlan:
+        """What the planner would still change after the steps: the access walk again,
+        from what the batch knows of each person. For an erasure, first asked set-wide
+        whether that walk would find any row at all (``Walker.anything_found``): when
+        nothing is left -- the usual end -- there is nothing to walk or plan."""
+        if self.kind is Kind.ERASURE:
+            known = [self._walked.get(key) or self._known(key) for key in self.reqs]
+            if not Walker(self.plan, self.conns).anything_found(known):
+                return erase.ChangePlan([], {})
+        subjects = [self._known(rid) for rid in self.reqs]
+        walk = Walker(self.plan, self.conns, lane=self._lane()).run(subjects, prior=True)
+        if self.kind is Kind.ERASURE:
+            return erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher,
+                                      done=proof.done_cells(ops))
+        return rectify.plan_rectification(
+            walk, {s.key: self._typed(self.sealed[s.key]) for s in subjects})
 
     def _known(self, key: str) -> Subject:
         sealed = self.sealed[key]

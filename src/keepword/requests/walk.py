@@ -457,6 +457,29 @@ class Walker:
                 raise store_error(cp.key[0], exc) from None
         return out
 
+    def anything_found(self, subjects: Sequence[Subject]) -> bool:
+        """Would ``run(subjects, prior=True)`` reach any row? Asks, set-wide and with
+        no visit per subject, every lookup such a walk starts from: each identity at its
+        seed columns, each known person by key, the rows below each known person by the
+        values it had. The walk only spreads from rows these find, so when none is found
+        (what an erasure leaves) the walk would find nothing; a proof then skips it."""
+        wanted: dict[tuple[Table, str], set[Any]] = defaultdict(set)
+        for s in subjects:
+            for kind, values in s.identities.items():
+                for cp, col, _group, _by_pk in self._seeds(kind):
+                    found = wanted[(cp.key, col)]
+                    for v in values:
+                        qv = coerce(cp, col, v)
+                        if qv is not None:
+                            found.add(qv)
+            for table, pks in s.roots.items():
+                cp = self.plan[table]
+                wanted[(table, "*pk")].update(cp.pk_param(pk) for pk in pks)
+                for parent_col, _, child, col, *_ in self._hot(table).down:
+                    wanted[(child.key, col)].update(s.values.get((table, parent_col), ()))
+        return any(any(self._select(self.plan[table], col, list(values)))
+                   for (table, col), values in wanted.items() if values)
+
     # -- the walk --------------------------------------------------------------
     def run(self, subjects: list[Subject], *, prior: bool = False) -> WalkResult:
         """Resolve then spread. ``prior``: subjects come with known person keys
