@@ -478,6 +478,9 @@ class Batch:
         done_details: list[dict[str, Any]] = []
         failed: list[AuditEvent] = []
         residual = proof.residual_by_request(again)
+        # what every request with nothing kept, left or unapplied shares (one object each)
+        clean = proof.Proof(True, checked).as_dict()
+        clean_details = {"proof_ok": True, "residual": 0, "unapplied": 0, "kept": []}
         for req in self.reqs.values():
             # the references of every identity the walk learnt (written with the end); the
             # request's own identities have theirs since intake
@@ -489,6 +492,12 @@ class Batch:
             result = dict(req.result or {})
             kept = (result.get("outcome") or {}).get("kept", [])
             left = residual.get(req.id, [])
+            if not (bad or left or kept):
+                result["proof"] = clean
+                req.result = result
+                done.append(req)
+                done_details.append(clean_details)
+                continue
             evidence = proof.Proof(not bad and not left, checked, bad, left, kept)
             result["proof"] = evidence.as_dict()
             req.result = result
