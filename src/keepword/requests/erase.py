@@ -225,6 +225,8 @@ class _Planner:
 
     def _deletable(self, s: Subject, plans: Mapping[Ref, _RowPlan]) -> set[Ref]:
         base = {ref for ref, rp in plans.items() if rp.candidate}
+        if not s.children:  # no row of theirs hangs off another: nothing cascades or blocks
+            return base
         via: dict[Ref, set[Ref]] = defaultdict(set)  # cascaded row -> the rows it hangs off
         queue = list(base)
         while queue:
