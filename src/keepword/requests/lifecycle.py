@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -302,13 +303,22 @@ def _group_event(action: str, actor: str, base: dict[str, Any], parts: dict[str,
         return AuditEvent(action=action, actor=actor, object_type="request", object_id=rid,
                           subject=subject, details={**base, **part})
     first = next(iter(parts.values()))
-    common = {k: v for k, v in first.items() if k != "subject"
-              and all(k in p and p[k] == v for p in parts.values())}
+    common = {k: v for k, v in first.items() if k != "subject" and _all_equal(
+        [p.get(k, _ABSENT) for p in parts.values()])}
     if common:  # said once for the group (``AuditLog.entries`` gives each its share)
         parts = {rid: {k: v for k, v in p.items() if k not in common}
                  for rid, p in parts.items()}
     return AuditEvent(action=action, actor=actor, object_type="batch", object_id=batch_id,
                       details={**base, **common, "requests": parts})
+
+
+_ABSENT = object()
+
+
+def _all_equal(values: list[Any]) -> bool:
+    """Every value equals the first (``list.count`` compares in C: batches ask this of
+    10,000 values per column)."""
+    return not values or values.count(values[0]) == len(values)
 
 
 MUTABLE = ("status", "updated_at", "reason", "verified_at", "ended_at", "sealed", "batch_id",
@@ -331,7 +341,7 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     if not reqs:
         return
     first = reqs[0]
-    same = tuple(c for c in cols if all(getattr(r, c) == getattr(first, c) for r in reqs))
+    same = tuple(c for c in cols if _all_equal(list(map(attrgetter(c), reqs))))
     varying = tuple(c for c in cols if c not in same)
     table = requests_table()
     conn = session.connection()

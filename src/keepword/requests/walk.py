@@ -464,19 +464,24 @@ class Walker:
         values it had. The walk only spreads from rows these find, so when none is found
         (what an erasure leaves) the walk would find nothing; a proof then skips it."""
         wanted: dict[tuple[Table, str], set[Any]] = defaultdict(set)
+        given: dict[str, set[str]] = defaultdict(set)
+        below: dict[Table, list[tuple[tuple[Table, str], set[Any]]]] = {}
         for s in subjects:
             for kind, values in s.identities.items():
-                for cp, col, _group, _by_pk in self._seeds(kind):
-                    found = wanted[(cp.key, col)]
-                    for v in values:
-                        qv = coerce(cp, col, v)
-                        if qv is not None:
-                            found.add(qv)
+                given[kind].update(values)
             for table, pks in s.roots.items():
                 cp = self.plan[table]
-                wanted[(table, "*pk")].update(cp.pk_param(pk) for pk in pks)
-                for parent_col, _, child, col, *_ in self._hot(table).down:
-                    wanted[(child.key, col)].update(s.values.get((table, parent_col), ()))
+                wanted[(table, "*pk")].update(map(cp.pk_param, pks))
+                edges = below.get(table)
+                if edges is None:  # (value key in Subject.values, the lookup it feeds)
+                    edges = below[table] = [((table, d[0]), wanted[(d[2].key, d[3])])
+                                            for d in self._hot(table).down]
+                for vkey, into in edges:
+                    into.update(s.values.get(vkey, ()))
+        for kind, values in given.items():
+            for cp, col, _group, _by_pk in self._seeds(kind):
+                wanted[(cp.key, col)].update(
+                    qv for v in values if (qv := coerce(cp, col, v)) is not None)
         return any(any(self._select(self.plan[table], col, list(values)))
                    for (table, col), values in wanted.items() if values)
 
