@@ -346,11 +346,11 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     table = requests_table()
     conn = session.connection()
     values = {"k_" + c: getattr(first, c) for c in same}
-    if varying and _by_document(conn.dialect, table, varying):
+    if varying and _by_document(conn.dialect, table, varying, reqs):
         stmt = _document_update(conn.dialect, table, same, varying)
-        procs = [table.c[c].type.bind_processor(conn.dialect) for c in varying]
+        row = attrgetter("id", *varying)
         for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
-            doc = jsoncodec.dumps_text([[r.id, *_db_values(r, varying, procs)] for r in some])
+            doc = jsoncodec.dumps_text(list(map(row, some)))
             if "\\u0000" in doc and conn.dialect.name == "sqlite":
                 # SQLite's JSON reader cuts a text at a NUL: these go one by one
                 _save_each(conn, table, some, cols)
@@ -387,40 +387,52 @@ def _save_each(conn: Connection, table: Table, reqs: Sequence[Req], cols: Sequen
                         for r in reqs])
 
 
-def _by_document(dialect: Dialect, table: Table, varying: Sequence[str]) -> bool:
-    """Whether the differing columns can travel as one JSON document of their database
-    values: text and JSON columns, on backends that read such a document as rows."""
-    return dialect.name in ("sqlite", "postgresql") and all(
-        isinstance(table.c[c].type, (String, JSON)) for c in varying)
+def _by_document(dialect: Dialect, table: Table, varying: Sequence[str],
+                 reqs: Sequence[Req]) -> bool:
+    """Whether the differing columns can travel as one JSON document: text columns, and
+    JSON columns holding objects, lists or nothing (a JSON scalar read back out of the
+    document could change type: ``true`` into 1 on SQLite), on backends that read such a
+    document as rows."""
+    if dialect.name not in ("sqlite", "postgresql"):
+        return False
+    for c in varying:
+        kind = table.c[c].type
+        if isinstance(kind, JSON):
+            if not all(type(v) in _CONTAINERS for v in map(attrgetter(c), reqs)):
+                return False
+        elif not isinstance(kind, String):
+            return False
+    return True
 
 
-def _db_values(req: Req, cols: Sequence[str], procs: Sequence[Any]) -> list[Any]:
-    """The values as the database stores them (a JSON column's text, as its type writes
-    it), so the document carries only text and nulls."""
-    return [value if proc is None else proc(value)
-            for value, proc in zip((getattr(req, c) for c in cols), procs, strict=True)]
+_CONTAINERS = frozenset({dict, list, type(None)})
 
 
 def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
                      varying: Sequence[str]) -> Any:
     """``UPDATE dsr_requests SET <same> = :k_<col>, <varying> = row[k] FROM
-    <rows of :k_doc> WHERE id = row[0]``; each row of the document is ``[id, v1, v2...]``."""
+    <rows of :k_doc> WHERE id = row[0]``; each row of the document is ``[id, v1, v2...]``
+    (text as text, JSON columns' values as JSON inside the document)."""
     key = (*same, "|", *varying, dialect.name)
     stmt = _DOCS.get(key)
     if stmt is not None:
         return stmt
     doc = bindparam("k_doc", type_=String())
+    json_cols = {c for c in varying if isinstance(table.c[c].type, JSON)}
     if dialect.name == "sqlite":
         each = func.json_each(doc).table_valued("value").alias("kw_doc")
 
         def item(k: int, col: str) -> ColumnElement[Any]:
-            return func.json_extract(each.c.value, f"$[{k}]")
+            found = func.json_extract(each.c.value, f"$[{k}]")
+            # an object or list comes out as its JSON text; nothing as the text null
+            return func.json_quote(found) if col in json_cols else found
     else:
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value").alias("kw_doc")
 
         def item(k: int, col: str) -> ColumnElement[Any]:
-            text = each.c.value.op("->>")(k)
-            return cast(text, table.c[col].type) if col != "id" else text
+            if col in json_cols:
+                return each.c.value.op("->", return_type=JSON())(k)
+            return each.c.value.op("->>", return_type=String())(k)
     sets: dict[Any, Any] = {c: bindparam("k_" + c, type_=table.c[c].type) for c in same}
     sets.update({c: item(k, c) for k, c in enumerate(varying, start=1)})
     stmt = _DOCS[key] = update(table).where(table.c.id == item(0, "id")).values(sets)
