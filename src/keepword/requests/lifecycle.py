@@ -351,8 +351,8 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         row = attrgetter("id", *varying)
         for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
             doc = jsoncodec.dumps_text(list(map(row, some)))
-            if "\\u0000" in doc and conn.dialect.name == "sqlite":
-                # SQLite's JSON reader cuts a text at a NUL: these go one by one
+            if "\\u0000" in doc:  # SQLite's JSON reader cuts a text at a NUL, PostgreSQL's
+                # JSON operators refuse one: these go one by one
                 _save_each(conn, table, some, cols)
             else:
                 conn.execute(stmt, {"k_doc": doc, **values})
