@@ -606,7 +606,21 @@ class Walker:
                     known_kind = identities[kind] = set()
                 if value not in known_kind:
                     known_kind.add(value)
-                    fresh[i][kind].add(value)
+                    if not (self._only_self(cp, col, kind)
+                            and coerce(cp, col, value) == row[col]):
+                        fresh[i][kind].add(value)
+
+    def _only_self(self, cp: CollectionPlan, col: str, kind: str) -> bool:
+        """Is this person row's key the only place ``kind`` is looked for? Then the
+        identity learnt from it (when it searches exactly that key) would be sought only
+        to find this very row again (by its key: no query, and the visit changes
+        nothing): it is not sought (a shortcut)."""
+        key = ("only-self", cp.key, col, kind)
+        only = self.plan.hot.get(key)
+        if only is None:
+            only = self.plan.hot[key] = (col == cp.single_pk and tuple(
+                self.plan.seeds.get(kind, ())) == ((cp.key, col),))
+        return bool(only) and self.shortcuts
 
     @staticmethod
     def _register(s: Subject, cp: CollectionPlan, row: Row) -> None:
