@@ -302,13 +302,14 @@ class WalkResult:
     def counts(self, s: Subject) -> dict[str, int]:
         """Rows of the subject (own or shared) per collection."""
         out: dict[str, int] = {}
+        collections = self.plan.collections
         for table, by_pk in s.rows.items():
-            n = sum(1 for r in by_pk.values() if r >= Role.SHARED)
+            n = len(by_pk) - list(by_pk.values()).count(Role.LINKED)  # SHARED or OWN
             if n:
-                out[self.plan[table].name] = n
+                out[collections[table].name] = n
         for table, pks in s.lane.items():
             if pks:
-                name = self.plan[table].name
+                name = collections[table].name
                 out[name] = out.get(name, 0) + len(pks)
         return out
 
