@@ -10,10 +10,10 @@ prepared by the server):
 
 - PostgreSQL: ``col = ANY(:a)`` with one array parameter (integers sent as the
   array's text, ``{1,2,3}``, which the server parses far faster than psycopg
-  dumps a list). Text keys (emails,
-  request ids) go as one JSON document instead (``col = ANY(ARRAY(SELECT
-  json_array_elements_text(:j)))``): psycopg quotes a text array element by
-  element, which cost three times the lookup itself for 5,000 keys.
+  dumps a list). Text keys (emails, request ids) go as one JSON document
+  instead (``col = ANY(ARRAY(SELECT json_array_elements_text(:j)))``): psycopg
+  quotes a text array element by element, which cost three times the lookup
+  itself for 5,000 keys.
 - SQLite: ``col IN (SELECT value FROM json_each(:j))`` for integer columns, and
   for keepword's own text identifiers (request ids); SQLite still searches the
   column's index once per value. Text read from a store keeps the ``IN`` list
@@ -33,11 +33,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from keepword import jsoncodec
-
-
-def uses_sets(dialect_name: str) -> bool:
-    """Whether this backend can take a whole set of keys as one parameter."""
-    return dialect_name in ("postgresql", "sqlite")
 
 
 def binds_set(column: ColumnElement[Any], dialect_name: str, *, own_text: bool = False
@@ -93,13 +88,11 @@ def member_of(column: ColumnElement[Any], name: str, dialect_name: str, *,
     if not binds_set(column, dialect_name, own_text=own_text):
         return column.in_(sa.bindparam(name, expanding=True))
     if dialect_name == "sqlite":
-        each = sa.func.json_each(sa.bindparam(name, type_=JsonList())).table_valued("value")
-        return column.in_(sa.select(each.c.value))
+        return column.in_(_each_value(name, dialect_name))
     if isinstance(column.type, sa.String):
-        keys = sa.cast(sa.bindparam(name, type_=JsonList()), postgresql.JSON)
         # ANY(ARRAY(subquery)), not IN (subquery): a prepared (generic) plan still
         # takes the index, as it does for an array parameter
-        found = sa.select(sa.func.json_array_elements_text(keys)).scalar_subquery()
+        found = _each_value(name, dialect_name).scalar_subquery()
         return column == sa.any_(sa.func.array(found))
     if isinstance(column.type, sa.Integer):
         keys = sa.cast(sa.bindparam(name, type_=IntArrayText()), postgresql.ARRAY(column.type))
@@ -111,12 +104,16 @@ def text_rows(name: str, dialect_name: str) -> sa.Select[Any] | None:
     """``SELECT value`` of each text bound to ``name`` (a list, at execution), for an
     ``INSERT ... SELECT`` of many rows that differ by one text column; ``None`` where the
     backend has no such set parameter (use an executemany)."""
+    return _each_value(name, dialect_name) if dialect_name in ("sqlite", "postgresql") else None
+
+
+def _each_value(name: str, dialect_name: str) -> sa.Select[Any]:
+    """``SELECT`` each value of the JSON list bound to ``name`` (SQLite: as JSON typed it;
+    PostgreSQL: as text)."""
     keys = sa.bindparam(name, type_=JsonList())
     if dialect_name == "sqlite":
         return sa.select(sa.func.json_each(keys).table_valued("value").c.value)
-    if dialect_name == "postgresql":
-        return sa.select(sa.func.json_array_elements_text(sa.cast(keys, postgresql.JSON)))
-    return None
+    return sa.select(sa.func.json_array_elements_text(sa.cast(keys, postgresql.JSON)))
 
 
 CHUNK = 500  # values per expanding IN list: well under every backend's parameter limit
