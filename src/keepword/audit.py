@@ -34,6 +34,7 @@ from sqlalchemy import (
     create_engine,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy import event as sa_event
@@ -123,12 +124,20 @@ _APPEND: dict[int, Any] = {}
 
 def _append_statement(n: int) -> Any:
     """``n`` entries inserted and the head's digest set in one round trip: the insert is
-    a data-modifying ``WITH`` of the head's ``UPDATE`` (PostgreSQL runs it once)."""
+    a data-modifying ``WITH`` of the head's ``UPDATE`` (PostgreSQL runs it once).
+
+    Written as text: SQLAlchemy cannot cache a multi-row ``VALUES`` inside a ``WITH``
+    (it compiled the statement again at every append, a third of an access's audit
+    write)."""
     stmt = _APPEND.get(n)
     if stmt is None:
-        ins = insert(_log).values([{c: bindparam(f"{c}{i}", type_=_log.c[c].type)
-                                     for c in _LOG_COLS} for i in range(n)]).cte("kw_entries")
-        stmt = _APPEND[n] = _SET_DIGEST.add_cte(ins)
+        rows = ", ".join(f"(:seq{i}, :entry{i}, :digest{i})" for i in range(n))
+        binds = [bindparam(f"{c}{i}", type_=_log.c[c].type) for i in range(n)
+                 for c in _LOG_COLS]
+        stmt = _APPEND[n] = text(
+            f"WITH kw_entries AS (INSERT INTO audit_log (seq, entry, digest) VALUES {rows}) "
+            "UPDATE audit_head SET digest = :d WHERE audit_head.id = 1"
+        ).bindparams(*binds, bindparam("d", type_=_head.c.digest.type))
     return stmt
 
 

@@ -38,8 +38,17 @@ def canonical(data: Any) -> bytes:
                           ensure_ascii=False).encode()
 
 
+def readable(data: Any) -> str:
+    """Indented JSON for people (an access export); values JSON cannot hold written with
+    ``str``."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(data, indent=2, default=str, ensure_ascii=False)
+
+
 def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     return orjson.loads(raw)
 
 
-__all__ = ["canonical", "dumps", "dumps_text", "loads"]
+__all__ = ["canonical", "dumps", "dumps_text", "loads", "readable"]

@@ -18,7 +18,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
-from keepword import taxonomy
+from keepword import jsoncodec, taxonomy
 from keepword.policy.models import Policy
 from keepword.requests.walk import Role, Subject, WalkResult
 from keepword.subject_state import SubjectState
@@ -79,8 +80,34 @@ def _related(a: str, b: str) -> bool:
     return taxonomy.covers(a, b) or taxonomy.covers(b, a)
 
 
+_BY_POLICY: dict[tuple[int, frozenset[str]], tuple[Policy, Any]] = {}
+
+
+def _per_policy(policy: Policy, categories: frozenset[str], key: str,
+                make: Callable[[], Any]) -> Any:
+    """What depends only on the policy and the categories found (the Art. 15 items and
+    their HTML), made once: every access of a deployment asks again. Keyed by the policy
+    object itself (compared by identity), bounded."""
+    slot = (id(policy), categories | {"\x00" + key})
+    hit = _BY_POLICY.get(slot)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_BY_POLICY) > 512:
+        _BY_POLICY.clear()
+    value = make()
+    _BY_POLICY[slot] = (policy, value)
+    return value
+
+
 def art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
-    """Per category: purposes, legal basis, recipients, retention, source (Art. 15(1))."""
+    """Per category: purposes, legal basis, recipients, retention, source (Art. 15(1)).
+    Shared between the exports of one policy: read it, never change it."""
+    items: list[dict[str, Any]] = _per_policy(policy, frozenset(categories), "art15",
+                                              lambda: _art15(policy, categories))
+    return items
+
+
+def _art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
     items = []
     for cat in sorted(categories):
         declared = _declared(policy, cat)
@@ -119,22 +146,32 @@ def art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
 
 
 def rights(policy: Policy) -> dict[str, Any]:
+    """The rights and where to complain (shared per policy: read it, never change it)."""
     org = policy.organisation
-    return {"honoured": [r.value for r in policy.rights.honoured],
-            "channels": list(policy.rights.channels),
-            "complaint_contact": policy.rights.complaint_contact,
-            "supervisory_authority": org.supervisory_authority.model_dump(mode="json")}
+    made: dict[str, Any] = _per_policy(policy, frozenset(), "rights", lambda: {
+        "honoured": [r.value for r in policy.rights.honoured],
+        "channels": list(policy.rights.channels),
+        "complaint_contact": policy.rights.complaint_contact,
+        "supervisory_authority": org.supervisory_authority.model_dump(mode="json")})
+    return made
+
+
+def controller(policy: Policy) -> dict[str, Any]:
+    """Who answers (shared per policy: read it, never change it)."""
+    org = policy.organisation
+    made: dict[str, Any] = _per_policy(policy, frozenset(), "controller", lambda: {
+        "name": org.name, "legal_name": org.legal_name,
+        "contact": org.contact.model_dump(mode="json"),
+        "dpo": org.dpo.model_dump(mode="json") if org.dpo else None})
+    return made
 
 
 def build(walk: WalkResult, s: Subject, policy: Policy, *, request: Mapping[str, Any],
           state: SubjectState, disclosures: Sequence[Any]) -> dict[str, Any]:
     data, categories = subject_data(walk, s)
-    org = policy.organisation
     return {
         "request": dict(request),
-        "controller": {"name": org.name, "legal_name": org.legal_name,
-                       "contact": org.contact.model_dump(mode="json"),
-                       "dpo": org.dpo.model_dump(mode="json") if org.dpo else None},
+        "controller": controller(policy),
         "data": data,
         "categories": art15(policy, categories),
         "rights": rights(policy),
@@ -160,7 +197,7 @@ def write_zip(export: Mapping[str, Any], path: Path) -> Path:
     rerun writes the file again)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        _add(zf, "export.json", json.dumps(export, ensure_ascii=False, default=str))
+        _add(zf, "export.json", jsoncodec.readable(export))
         for group in export["data"]:
             _add(zf, f"data/{group['store']}.{group['collection']}.csv", _csv(group))
         _add(zf, "summary.html", render_html(export))
@@ -181,16 +218,19 @@ def _add(zf: zipfile.ZipFile, name: str, text: str) -> None:
 
 def _csv(group: Mapping[str, Any]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["_relation", *group["fields"]])
-    writer.writeheader()
-    for row in group["rows"]:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                         for k, v in row.items()})
+    names = ["_relation", *group["fields"]]
+    writer = csv.writer(buf)
+    writer.writerow(names)
+    writer.writerows([json.dumps(v) if isinstance(v, dict | list) else v
+                      for v in map(row.get, names)] for row in group["rows"])
     return buf.getvalue()
 
 
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_HTML = _ENV.from_string("""<!doctype html>
+# The summary in four parts: what only this request has (the header and the data, the
+# restrictions and disclosures), and what every export of the same policy and
+# categories shares (why, who, how long; the rights), rendered once and reused.
+_HEAD = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Your personal data held by {{ e.controller.name }}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
@@ -205,17 +245,12 @@ answered {{ e.request.answered_at }}. Controller: {{ e.controller.name }}
 {% if e.controller.dpo.email %}&lt;{{ e.controller.dpo.email }}&gt;{% endif %}.{% endif %}</p>
 {% if not e.data %}<p>We hold no personal data about you.</p>{% endif %}
 <h2>Your data</h2>
-{% for g in e.data %}
-<h3>{{ g.store }} / {{ g.collection }} ({{ g.rows|length }})</h3>
-<table><tr>{% for f in g.fields %}<th>{{ f }}</th>{% endfor %}</tr>
-{% for row in g.rows %}<tr>{% for f in g.fields %}
-<td{% if row[f] == redacted %} class="r"{% endif %}>{{ row[f] if row[f] is not none else "" }}</td>
-{% endfor %}</tr>{% endfor %}</table>
-{% endfor %}
+{{ tables }}
 <p class="r">"{{ redacted }}": another person's data inside your records, withheld to protect
 their rights (GDPR Art. 15(4)).</p>
-<h2>Why we hold it, who receives it, how long we keep it</h2>
-{% for c in e.categories %}
+""")
+_WHY = _ENV.from_string("""<h2>Why we hold it, who receives it, how long we keep it</h2>
+{% for c in categories %}
 <h3>{{ c.name }} <small>({{ c.category }})</small></h3>
 <ul>
 {% for p in c.purposes %}<li>Purpose: {{ p.name }} -- {{ p.description }}
@@ -231,7 +266,8 @@ their rights (GDPR Art. 15(4)).</p>
 {% if c.source_detail %} ({{ c.source_detail }}){% endif %}</li>{% endif %}
 </ul>
 {% endfor %}
-{% if e.restrictions %}<h2>Restrictions and objections in force</h2><ul>
+""")
+_TAIL = _ENV.from_string("""{% if e.restrictions %}<h2>Restrictions and objections in force</h2><ul>
 {% for r in e.restrictions %}<li>{{ r.kind }} ({{ r.scope }}) since {{ r.since }}:
 {{ r.reason }}</li>{% endfor %}</ul>{% endif %}
 {% if e.disclosures %}<h2>Disclosures to recipients</h2><table>
@@ -239,13 +275,57 @@ their rights (GDPR Art. 15(4)).</p>
 {% for d in e.disclosures %}<tr><td>{{ d.at }}</td><td>{{ d.recipient }}</td>
 <td>{{ d.purpose }}</td><td>{{ d.categories|join(", ") }}</td><td>{{ d.legal_basis }}</td></tr>
 {% endfor %}</table>{% endif %}
-<h2>Your rights</h2>
-<p>You may ask us to {{ e.rights.honoured|join(", ")|replace("_", " ") }}.
-You may complain to {{ e.rights.supervisory_authority.name }}
-{% if e.rights.supervisory_authority.url %}({{ e.rights.supervisory_authority.url }}){% endif %}.
+""")
+_RIGHTS = _ENV.from_string("""<h2>Your rights</h2>
+<p>You may ask us to {{ rights.honoured|join(", ")|replace("_", " ") }}.
+You may complain to {{ rights.supervisory_authority.name }}
+{% if rights.supervisory_authority.url %}({{ rights.supervisory_authority.url }}){% endif %}.
 </p></body></html>
 """)
+_FRAGMENTS: dict[int, tuple[Any, str]] = {}
 
 
 def render_html(export: Mapping[str, Any]) -> str:
-    return _HTML.render(e=export, redacted=REDACTED)
+    tables = Markup(_tables(export["data"]))  # noqa: S704 - _tables escapes every value
+    head = _HEAD.render(e=export, redacted=REDACTED, tables=tables)
+    why = _fragment(export["categories"], lambda: _WHY.render(categories=export["categories"]))
+    tail = _TAIL.render(e=export)
+    rights_html = _fragment(export["rights"], lambda: _RIGHTS.render(rights=export["rights"]))
+    return head + why + tail + rights_html
+
+
+def _fragment(part: Any, render: Callable[[], str]) -> str:
+    """The HTML of a part shared per policy (``art15``, ``rights``), rendered once: keyed
+    by the part itself (compared by identity), bounded."""
+    hit = _FRAGMENTS.get(id(part))
+    if hit is not None and hit[0] is part:
+        return hit[1]
+    if len(_FRAGMENTS) > 512:
+        _FRAGMENTS.clear()
+    html = render()
+    _FRAGMENTS[id(part)] = (part, html)
+    return html
+
+
+_REDACTED_CELL = f'<td class="r">{escape(REDACTED)}</td>'
+
+
+def _tables(groups: Sequence[Mapping[str, Any]]) -> str:
+    """One table per collection, a row per record: cells written directly (a template
+    loop per cell cost more than the rest of the summary)."""
+    out: list[str] = []
+    for g in groups:
+        fields = g["fields"]
+        out.append(f"<h3>{escape(g['store'])} / {escape(g['collection'])} "
+                   f"({len(g['rows'])})</h3>\n<table><tr>")
+        out.extend(f"<th>{escape(f)}</th>" for f in fields)
+        out.append("</tr>\n")
+        for row in g["rows"]:
+            out.append("<tr>")
+            for f in fields:
+                v = row[f]
+                out.append(_REDACTED_CELL if v == REDACTED
+                           else f"<td>{escape('' if v is None else v)}</td>")
+            out.append("</tr>\n")
+        out.append("</table>\n")
+    return "".join(out)

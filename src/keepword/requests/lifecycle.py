@@ -164,9 +164,7 @@ def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str,
               ) -> list[RequestRow]:
     """The requests matching ``where`` (Core: column types convert, no ORM identity map)."""
     table = requests_table()
-    names = [c.key for c in table.columns]
-    return [RequestRow(**dict(zip(names, row, strict=True)))
-            for row in session.execute(select(table).where(where), params).all()]
+    return [RequestRow(*row) for row in session.execute(select(table).where(where), params)]
 
 
 def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
@@ -479,8 +477,13 @@ def insert_new(session: Session, reqs: Sequence[Req]) -> None:
     if not reqs:
         return
     table = requests_table()
-    session.connection().execute(insert(table), [{c.key: getattr(r, c.key)
-                                                  for c in table.columns} for r in reqs])
+    rows = [{c.key: getattr(r, c.key) for c in table.columns} for r in reqs]
+    # one request: a plain execute (a list, even of one, takes the executemany path,
+    # which on PostgreSQL rewrites the statement as a multi-row insert at each call)
+    session.connection().execute(_INSERT_REQUEST, rows[0] if len(rows) == 1 else rows)
+
+
+_INSERT_REQUEST = insert(requests_table())
 
 
 def get(session: Session, request_id: str, *, lock: bool = False) -> DsrRequest:
