@@ -131,3 +131,24 @@ def test_restriction_lifted_with_a_reason(sqlite_world: World, sqlite_dep: Deplo
         state = current_state(session, [rt.hasher.ref("email", p.email)])
     assert state.restricted is None
     assert state.objection("marketing") is not None
+
+
+def test_summary_escapes_values_and_marks_redactions(sqlite_dep: Deployment) -> None:
+    from keepword.requests import export
+
+    policy = sqlite_dep.policy.policy
+    data = [{"store": "app", "collection": "notes", "fields": ["body", "author", "at"],
+             "rows": [{"_relation": "own", "body": "<script>alert(1)</script> & co",
+                       "author": export.REDACTED, "at": None}]}]
+    doc = {"request": {"id": "req_1", "kind": "access", "regulation": "gdpr",
+                       "answered_at": "2026-12-02T00:00:00+00:00"},
+           "controller": export.controller(policy), "data": data,
+           "categories": export.art15(policy, {"user.contact.email"}),
+           "rights": export.rights(policy), "restrictions": [], "disclosures": []}
+    html = export.render_html(doc)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert '<td class="r">[redacted]</td>' in html and "<td></td>" in html
+    assert "<h3>app / notes (1)</h3>" in html
+    assert html == export.render_html(doc)  # the shared parts, rendered once, read the same
+    assert "Your rights" in html and policy.organisation.name in html
