@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -482,9 +484,75 @@ def test_the_lane_plans_exactly_the_erasure_of_the_full_walk(
                 planned.append(([op.payload() for op in out.ops],
                                 {k: o.as_dict() for k, o in out.outcomes.items()},
                                 {s.key: (s.problem, w.counts(s)) for s in subjects}))
+                with _no_simple_subjects():  # the shortcut for a person row and its lane
+                    slow = erase.plan_erasure(w, policy, hasher)
+                assert ([op.payload() for op in slow.ops],
+                        {k: o.as_dict() for k, o in slow.outcomes.items()}) == planned[-1][:2]
         assert planned[:2] == planned[2:]
     finally:
         dep.close()
+
+
+@contextmanager
+def _no_simple_subjects() -> Iterator[None]:
+    from keepword.requests import erase
+
+    simple = erase._Planner._simple
+    erase._Planner._simple = lambda self, s: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        erase._Planner._simple = simple  # type: ignore[method-assign]
+
+
+def test_simple_subjects_take_the_shortcut(tmp_path: Path) -> None:
+    """People found as their person row and its lane are planned by the shortcut, with the
+    outcome and statements of the full planner."""
+    from keepword.identities import IdentityHasher
+    from keepword.requests import erase
+    from keepword.requests.plan import compile_plan
+    from keepword.requests.walk import Connections, Subject, Walker
+
+    dep = _lane_deployment(tmp_path / "deploy", 3, 8)
+    con = sqlite3.connect(tmp_path / "deploy" / "lane.db")  # two people with only lane rows
+    con.executescript("""INSERT INTO people VALUES (100, 'p100@lane.test'), (101, 'p101@lane.test');
+        INSERT INTO orders VALUES (1000, 100, 5), (1001, 100, 7), (1002, 101, 9);
+        INSERT INTO items VALUES (1000, 1000, 'a'), (1001, 1001, 'b'), (1002, 1002, 'c');
+        INSERT INTO logins VALUES (1000, 100, '10.0.0.2');""")
+    con.commit()
+    con.close()
+    plan = compile_plan(dep.datamap, dep.policy.version)
+    hasher = IdentityHasher(b"k" * 32)
+    conns = Connections(dep.stores, dep.datamap.datasets)
+    try:
+        subjects = [Subject(str(p), {"email": {f"p{p}@lane.test"}})
+                    for p in [*range(1, 9), 100, 101]]
+        walk = Walker(plan, conns, lane=erase.lane_of(plan, dep.policy.policy)).run(subjects)
+    finally:
+        conns.close()
+        dep.close()
+    taken: list[str] = []
+    simple = erase._Planner._simple
+
+    def counted(self: Any, s: Any) -> Any:
+        out = simple(self, s)
+        if out is not None:
+            taken.append(s.key)
+        return out
+
+    erase._Planner._simple = counted  # type: ignore[method-assign]
+    try:
+        fast = erase.plan_erasure(walk, dep.policy.policy, hasher)
+    finally:
+        erase._Planner._simple = simple  # type: ignore[method-assign]
+    with _no_simple_subjects():
+        slow = erase.plan_erasure(walk, dep.policy.policy, hasher)
+    assert {"100", "101"} <= set(taken), "people with only lane rows are simple"
+    assert fast.outcomes["100"].deleted == {"shop.people": 1, "shop.orders": 2,
+                                            "shop.items": 2, "shop.logins": 1}
+    assert [op.payload() for op in fast.ops] == [op.payload() for op in slow.ops]
+    assert {k: o.as_dict() for k, o in fast.outcomes.items()} == {
+        k: o.as_dict() for k, o in slow.outcomes.items()}
 
 
 def test_a_batch_through_the_lane_erases_and_proves(tmp_path: Path, rt: Keepword) -> None:

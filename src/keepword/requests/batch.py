@@ -16,7 +16,7 @@ needs to find each subject again is sealed once for the batch, with the journal.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -211,12 +211,13 @@ class Batch:
         proof) and each request's planned result (the outcome the proof completes)."""
         with self.kw.control.session() as session:
             blob = self.vault.open(journal.batch_sealed(session, self.batch_id)) or {}
+        results = _results_of(blob)
         for key, req in self.reqs.items():
             known = blob.get("knowledge", {}).get(key)
             if known is not None:
                 self.sealed[key] = {**self.sealed[key], "knowledge": known}
-            if req.result is None and key in blob.get("results", {}):
-                req.result = blob["results"][key]
+            if req.result is None and key in results:
+                req.result = results[key]
 
     def _pause(self, reason: str) -> None:
         reqs = [r for r in self.reqs.values() if Status(r.status) in PAUSABLE]
@@ -292,24 +293,32 @@ class Batch:
         planned: list[dict[str, Any]] = []
         steps = len(changes.ops)
         now = utcnow()
+        # requests with the same outcome, when the planner knows their found rows are
+        # exactly the ones it deletes, share their result and audit details (read-only)
+        shared: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        batch, pv, dv = self.batch_id, self.dep.policy.version, self.dep.datamap.version
         for s in live:
             req = self.reqs[s.key]
-            req.batch_id = self.batch_id
-            req.policy_version = self.dep.policy.version
-            req.datamap_version = self.dep.datamap.version
+            req.batch_id, req.policy_version, req.datamap_version = batch, pv, dv
             knowledge[s.key] = s.knowledge()
-            self.sealed[s.key] = {**self.sealed[s.key], "knowledge": knowledge[s.key]}
             self._walked[s.key] = s
             outcome = changes.outcomes[s.key]
-            req.result = {"found": walk.counts(s), "outcome": outcome.as_dict()}
-            planned.append({"batch": self.batch_id, "steps": steps,
-                            "deleted": sum(outcome.deleted.values()),
-                            "updated": sum(outcome.updated.values())})
+            made = shared.get(id(outcome)) if outcome.found_is_deleted else None
+            if made is None:
+                made = ({"found": outcome.deleted if outcome.found_is_deleted
+                         else walk.counts(s), "outcome": outcome.as_dict()},
+                        {"batch": batch, "steps": steps,
+                         "deleted": sum(outcome.deleted.values()),
+                         "updated": sum(outcome.updated.values())})
+                if outcome.found_is_deleted:
+                    shared[id(outcome)] = made
+            req.result = made[0]
+            planned.append(made[1])
         reqs = [self.reqs[s.key] for s in live]
         events += transition_all(reqs, Status.PLANNED, self.batch_id, now=now, details=planned)
         events += transition_all(reqs, Status.RUNNING, self.batch_id, now=now)
         blob = self.vault.seal({"knowledge": knowledge,
-                                "results": {s.key: self.reqs[s.key].result for s in live}})
+                                **_results_doc({s.key: self.reqs[s.key].result for s in live})})
 
         def journal_it(session: Session) -> None:
             journal.open_batch(session, self.batch_id, self.kind.value, len(live), blob)
@@ -481,23 +490,27 @@ class Batch:
         # what every request with nothing kept, left or unapplied shares (one object each)
         clean = proof.Proof(True, checked).as_dict()
         clean_details = {"proof_ok": True, "residual": 0, "unapplied": 0, "kept": []}
+        proven: dict[int, dict[str, Any]] = {}  # results shared at planning, proven clean
         for req in self.reqs.values():
             # the references of every identity the walk learnt (written with the end); the
             # request's own identities have theirs since intake
             sealed = self.sealed[req.id]
-            given = {(k, v) for k, v in sealed.get("identities", ())}
-            known = sealed.get("knowledge", {}).get("identities", {})
-            learnt = {k: [v for v in vals if (k, v) not in given] for k, vals in known.items()}
-            req.subject_refs = merge_refs(req.subject_refs, refs_of(self.kw, learnt))
-            result = dict(req.result or {})
-            kept = (result.get("outcome") or {}).get("kept", [])
+            walked = self._walked.get(req.id)
+            known = (walked.identities if walked is not None
+                     else sealed.get("knowledge", {}).get("identities", {}))
+            req.subject_refs = merge_refs(req.subject_refs,
+                                          self._learnt_refs(sealed["identities"], known))
+            kept = ((req.result or {}).get("outcome") or {}).get("kept", [])
             left = residual.get(req.id, [])
             if not (bad or left or kept):
-                result["proof"] = clean
+                result = proven.get(id(req.result))
+                if result is None:
+                    result = proven[id(req.result)] = {**(req.result or {}), "proof": clean}
                 req.result = result
                 done.append(req)
                 done_details.append(clean_details)
                 continue
+            result = dict(req.result or {})
             evidence = proof.Proof(not bad and not left, checked, bad, left, kept)
             result["proof"] = evidence.as_dict()
             req.result = result
@@ -517,6 +530,17 @@ class Batch:
         events = transition_all(done, Status.COMPLETED, self.batch_id, now=now,
                                 details=done_details) if done else []
         return grouped([*events, *failed], self.batch_id)
+
+    def _learnt_refs(self, given: Sequence[Sequence[str]],
+                     known: Mapping[str, Iterable[str]]) -> list[str]:
+        """References of the identities the walk learnt beyond the request's own."""
+        pairs = {(kind, value) for kind, value in given}
+        learnt: dict[str, list[str]] = {}
+        for kind, vals in known.items():
+            new = [v for v in vals if (kind, v) not in pairs]
+            if new:
+                learnt[kind] = new
+        return refs_of(self.kw, learnt) if learnt else []
 
     def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
         """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""
@@ -572,6 +596,29 @@ def _units(ops: Sequence[tuple[int, Op]]) -> list[list[tuple[int, Op]]]:
             units.append([item])
             rows = n
     return units
+
+
+def _results_doc(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Each request's planned result, sealed with the batch: results shared by many
+    requests (the same outcome) are written once and named by position."""
+    shapes: list[Any] = []
+    index: dict[int, int] = {}
+    of: dict[str, int] = {}
+    for key, result in results.items():
+        k = index.get(id(result))
+        if k is None:
+            k = index[id(result)] = len(shapes)
+            shapes.append(result)
+        of[key] = k
+    return {"result_shapes": shapes, "result_of": of}
+
+
+def _results_of(blob: Mapping[str, Any]) -> dict[str, Any]:
+    """``_results_doc`` read back (or the plain ``results`` earlier versions sealed)."""
+    if "result_of" not in blob:
+        return dict(blob.get("results", {}))
+    shapes = blob["result_shapes"]
+    return {key: shapes[k] for key, k in blob["result_of"].items()}
 
 
 def _op_of(payload: dict[str, Any], affected: int | None) -> Op:

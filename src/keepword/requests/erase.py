@@ -40,6 +40,9 @@ class Outcome:
     updated: dict[str, int] = field(default_factory=dict)
     kept: list[dict[str, Any]] = field(default_factory=list)
     shared: dict[str, int] = field(default_factory=dict)  # rows kept for others' parts
+    # the subject's rows are exactly those deleted (a person row and its lane): their
+    # found counts are ``deleted``; such outcomes are shared between subjects (read-only)
+    found_is_deleted: bool = False
 
     @property
     def empty(self) -> bool:
@@ -97,11 +100,15 @@ class _Planner:
         self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
         self.per_row: set[Cell] = set()
         self._static: dict[Table, _Static | None] = {}
+        self._shapes: dict[tuple[Any, ...], Outcome] = {}  # outcomes of simple subjects
         self._names = {t: cp.name for t, cp in walk.plan.collections.items()}
         self._self_ref = {cp.key for cp in walk.plan.collections.values()
                           if any(e.child == cp.key for e in cp.down)}
 
     def subject(self, s: Subject) -> Outcome:
+        simple = self._simple(s)
+        if simple is not None:
+            return simple
         plans = self._plans(s)
         deletable = self._deletable(s, plans)
         out = Outcome()
@@ -122,6 +129,38 @@ class _Planner:
             if pks:
                 self.lane.setdefault(table, {}).update(pks)
                 out.deleted[names[table]] = out.deleted.get(names[table], 0) + len(pks)
+        return out
+
+    def _simple(self, s: Subject) -> Outcome | None:
+        """A subject found as one person row (deleted whole, nothing kept) and the lane
+        below it: what ``subject`` would plan, without a row plan or a cascade, and one
+        ``Outcome`` shared by every such subject with the same counts (read-only)."""
+        if len(s.rows) != 1 or s.children:
+            return None
+        ((table, by_pk),) = s.rows.items()
+        if len(by_pk) != 1:
+            return None
+        ((pk, role),) = by_pk.items()
+        if role is not Role.OWN or not self._row(
+                s, self.walk.plan.collections[table], pk, self.walk.rows[table][pk],
+                role).candidate:
+            return None  # (a candidate keeps nothing)
+        ref = (table, pk)
+        if ref not in self.deletes:
+            self.deletes[ref] = 0
+        shape: tuple[Any, ...] = (table,)
+        for lane_table, pks in s.lane.items():
+            if pks:
+                self.lane.setdefault(lane_table, {}).update(pks)
+                shape += (lane_table, len(pks))
+        out = self._shapes.get(shape)
+        if out is None:
+            names = self._names
+            deleted = {names[table]: 1}
+            for k in range(1, len(shape), 2):
+                name = names[shape[k]]
+                deleted[name] = deleted.get(name, 0) + shape[k + 1]
+            out = self._shapes[shape] = Outcome(deleted=deleted, found_is_deleted=True)
         return out
 
     def _plans(self, s: Subject) -> dict[Ref, _RowPlan]:

@@ -164,7 +164,8 @@ def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str,
               ) -> list[RequestRow]:
     """The requests matching ``where`` (Core: column types convert, no ORM identity map)."""
     table = requests_table()
-    return [RequestRow(*row) for row in session.execute(select(table).where(where), params)]
+    return [RequestRow(*row)
+            for row in session.execute(select(table).where(where), params).all()]
 
 
 def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
