@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from keepword.deployment import Deployment
@@ -168,3 +171,49 @@ def test_an_import_records_every_request_or_none(sqlite_world: World, sqlite_dep
         service.verify_many(rt, ids)  # verified already: refused, nothing changes
     done = service.run(rt, deployment=sqlite_dep, ids=ids)
     assert [r.status for r in done] == ["completed"] * 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(members=st.lists(st.tuples(st.sampled_from(["erasure", "access"]),
+                                  st.sampled_from(["verified", "planned", "paused"]),
+                                  st.sampled_from(["gdpr", "gdpr", "ccpa"]),
+                                  st.booleans(), st.integers(0, 3)),
+                        min_size=1, max_size=12),
+       shapes=st.lists(st.dictionaries(st.sampled_from(["batch", "steps", "deleted", "kept"]),
+                                       st.integers(0, 2) | st.text(max_size=2), max_size=3),
+                       min_size=2, max_size=4),
+       reason=st.none() | st.text(min_size=1, max_size=5), with_details=st.booleans())
+def test_batch_transitions_audit_as_grouped_single_ones(
+        members: list[tuple[str, str, str, bool, int]], shapes: list[dict[str, Any]],
+        reason: str | None, with_details: bool) -> None:
+    """``transition_all`` writes the entries ``grouped`` makes of one ``transition`` per
+    request: the same groups, common details and parts (details objects shared between
+    requests, as a batch shares them, or not)."""
+    from keepword.requests.lifecycle import RequestRow, grouped, transition_all
+
+    def rows() -> list[RequestRow]:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        return [RequestRow(id=f"req_{j}", kind=kind, status=status, regulation=reg,
+                           deployment="/d", data_dir="/d",
+                           subject_refs=[f"hmac:{j}"] if named else [], sealed=b"s",
+                           received_at=now, verified_at=now, due_at=now,
+                           extension_reason=None, ended_at=None, updated_at=now,
+                           policy_version=None, datamap_version=None, batch_id=None,
+                           reason=None, administrator=None, admin_decision=None,
+                           actor="operator", result=None)
+                for j, (kind, status, reg, named, _) in enumerate(members)]
+
+    details = [shapes[k % len(shapes)] for *_, k in members] if with_details else None
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    batch = rows()
+    fast = transition_all(batch, Status.FAILED, "batch_1", now=now, reason=reason,
+                          details=details)
+    single = rows()
+    events = [transition(r, Status.FAILED, reason=reason, now=now,
+                         details=details[j] if details else None)
+              for j, r in enumerate(single)]
+    assert [(e.action, e.object_type, e.object_id, e.subject, e.details) for e in fast] == [
+        (e.action, e.object_type, e.object_id, e.subject, e.details)
+        for e in grouped(events, "batch_1")]
+    assert [(r.status, r.reason, r.ended_at, r.sealed) for r in batch] == [
+        (r.status, r.reason, r.ended_at, r.sealed) for r in single]

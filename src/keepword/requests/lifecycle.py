@@ -262,7 +262,7 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
     if len(reqs) == 1:
         return [transition(reqs[0], to, reason=reason, actor=actor, now=now,
                            details=details[0] if details else None)]
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
     allowed: dict[str, bool] = {}
     ended = to in ENDED
     for j, req in enumerate(reqs):
@@ -277,19 +277,55 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
             req.verified_at = now
         if ended:
             req.ended_at, req.sealed = now, None
-        part: dict[str, Any] = {"subject": req.subject_refs[0] if req.subject_refs else None,
-                                "regulation": req.regulation}
-        if reason:
-            part["reason"] = reason
-        if details:
-            part.update(details[j])
         members = groups.get((req.kind, current))
         if members is None:
-            members = groups[(req.kind, current)] = {}
-        members[req.id] = part
-    return [_group_event(f"request.{to.value}", actor, {"kind": kind, "from": current}, parts,
+            members = groups[(req.kind, current)] = []
+        members.append(j)
+    action = f"request.{to.value}"
+    return [_batch_entry(action, actor, {"kind": kind, "from": current},
+                         [reqs[j] for j in members],
+                         [details[j] for j in members] if details else None, reason,
                          batch_id=batch_id)
-            for (kind, current), parts in groups.items()]
+            for (kind, current), members in groups.items()]
+
+
+def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],  # noqa: PLR0917
+                 details: list[Mapping[str, Any]] | None, reason: str | None, *,
+                 batch_id: str) -> AuditEvent:
+    """``_group_event`` of these requests' parts (subject, regulation, reason, details),
+    the parts common to all found column by column, the rest made once per distinct
+    details object (a batch shares them between requests with the same outcome)."""
+    subjects = [r.subject_refs[0] if r.subject_refs else None for r in reqs]
+    if len(reqs) == 1:
+        part: dict[str, Any] = {"subject": subjects[0], "regulation": reqs[0].regulation}
+        if reason:
+            part["reason"] = reason
+        part.update(details[0] if details else {})
+        return _group_event(action, actor, base, {reqs[0].id: part}, batch_id=batch_id)
+    columns: dict[str, list[Any]] = {"regulation": [r.regulation for r in reqs]}
+    if reason:
+        columns["reason"] = [reason] * len(reqs)
+    if details:
+        for key in dict.fromkeys(k for d in {id(d): d for d in details}.values() for k in d):
+            columns[key] = [d.get(key, _ABSENT) for d in details]
+    common = {k: vals[0] for k, vals in columns.items()
+              if vals[0] is not _ABSENT and _all_equal(vals)}
+    rest = [k for k in columns if k not in common]
+    parts: dict[str, Any] = {}
+    if not rest:
+        for r, subject in zip(reqs, subjects, strict=True):
+            parts[r.id] = {"subject": subject}
+    else:
+        own: dict[tuple[Any, ...], dict[str, Any]] = {}  # the varying part, per distinct one
+        for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
+            shape = (r.regulation, id(details[j]) if details else None)
+            mine = own.get(shape)
+            if mine is None:
+                mine = own[shape] = {k: v for k in rest
+                                   if (v := columns[k][j]) is not _ABSENT}
+            parts[r.id] = {"subject": subject, **mine}
+    return AuditEvent(action=action, actor=actor, object_type="batch", object_id=batch_id,
+                      details={**base, **common, "requests": parts})
 
 
 def _group_event(action: str, actor: str, base: dict[str, Any], parts: dict[str, Any], *,

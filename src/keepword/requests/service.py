@@ -82,12 +82,15 @@ class RequestResult:
 
     @classmethod
     def of(cls, req: Req) -> RequestResult:
-        res = dict(req.result or {})
-        known = {"found", "export", "outcome", "proof"}
+        res = req.result or {}
+        extra = {} if res.keys() <= _KNOWN else {k: v for k, v in res.items()
+                                                  if k not in _KNOWN}
         return cls(req.id, req.kind, req.status, req.reason, req.regulation,
                    req.due_at.isoformat(), res.get("found", {}), res.get("export"),
-                   res.get("outcome"), res.get("proof"), None, req.administrator,
-                   {k: v for k, v in res.items() if k not in known})
+                   res.get("outcome"), res.get("proof"), None, req.administrator, extra)
+
+
+_KNOWN = frozenset({"found", "export", "outcome", "proof"})  # a result's own fields
 
 
 def _plan(dep: Deployment) -> Plan:
