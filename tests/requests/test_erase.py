@@ -154,6 +154,22 @@ def test_managed_account_waits_for_its_administrator(sqlite_world: World,
     assert_exactly_erased(sqlite_world, sqlite_dep, before, sqlite_world.snapshot(), {managed})
 
 
+def test_a_managed_account_in_a_batch_waits_while_the_others_run(
+        sqlite_world: World, sqlite_dep: Deployment, rt: Keepword) -> None:
+    """Run together, the managed account's request goes to its administrator with nothing
+    changed, and the others' are erased (a batch once planned every subject it walked)."""
+    managed = min(sqlite_world.managed)
+    other = next(k for k in sqlite_world.people if k not in sqlite_world.managed)
+    before = sqlite_world.snapshot()
+    ids = service.submit_many(rt, sqlite_dep, Kind.ERASURE,
+                              [[("email", sqlite_world.people[managed].email)],
+                               [("email", sqlite_world.people[other].email)]], verified=True)
+    results = {r.id: r for r in service.run(rt, deployment=sqlite_dep, ids=ids)}
+    assert results[ids[0]].status == "awaiting_administrator"
+    assert results[ids[1]].status == "completed"
+    assert_exactly_erased(sqlite_world, sqlite_dep, before, sqlite_world.snapshot(), {other})
+
+
 def test_administrator_can_refuse(sqlite_world: World, sqlite_dep: Deployment,
                                   rt: Keepword) -> None:
     managed = min(sqlite_world.managed)

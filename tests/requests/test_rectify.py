@@ -7,6 +7,7 @@ import pytest
 from keepword.deployment import Deployment
 from keepword.errors import InputError
 from keepword.requests import service
+from keepword.requests.lifecycle import Kind
 from keepword.runtime import Keepword
 from tests.requests.world import World
 
@@ -72,3 +73,20 @@ def test_dry_run_rectification_shows_the_plan(sqlite_world: World, sqlite_dep: D
     assert result.plan and {s["collection"] for s in result.plan} >= {"app.users"}
     assert all(s["fields"] == ["phone"] for s in result.plan)
     assert sqlite_world.snapshot() == before
+
+
+def test_a_managed_account_in_a_batch_is_not_rectified_before_its_administrator(
+        sqlite_world: World, sqlite_dep: Deployment, rt: Keepword) -> None:
+    managed = min(sqlite_world.managed)
+    other = next(k for k in sqlite_world.people if k not in sqlite_world.managed)
+    before = sqlite_world.snapshot()
+    ids = [service.submit(rt, sqlite_dep, Kind.RECTIFICATION,
+                          [("email", sqlite_world.people[k].email)],
+                          changes={"users.name": f"Renamed {k}"}) for k in (managed, other)]
+    service.verify_many(rt, ids)
+    results = {r.id: r for r in service.run(rt, deployment=sqlite_dep, ids=ids)}
+    assert results[ids[0]].status == "awaiting_administrator"
+    assert results[ids[1]].status == "completed"
+    after = sqlite_world.snapshot()
+    assert after["users"][(managed,)] == before["users"][(managed,)]
+    assert after["users"][(other,)]["name"] == f"Renamed {other}"

@@ -364,8 +364,9 @@ class Batch:
         return rest
 
     def _changes(self, walk: WalkResult, live: Sequence[Subject]) -> erase.ChangePlan:
-        if self.kind is Kind.ERASURE:
-            return erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher)
+        if self.kind is Kind.ERASURE:  # only these: others wait for their administrator
+            return erase.plan_erasure(walk, self.dep.policy.policy, self.kw.hasher,
+                                      subjects=live)
         typed = {s.key: self._typed(self.sealed[s.key]) for s in live}
         return rectify.plan_rectification(walk, typed)
 

@@ -17,7 +17,7 @@ point, then groups everything into chunked statements (``ops.build_ops``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -411,14 +411,17 @@ def _bump(counts: dict[str, int], key: str) -> None:
 
 
 def plan_erasure(walk: WalkResult, policy: Policy, hasher: IdentityHasher, *,
-                 done: Mapping[Cell, Any] | None = None) -> ChangePlan:
-    """The ops erasing every (problem-free) subject of the walk, and each one's outcome.
+                 done: Mapping[Cell, Any] | None = None,
+                 subjects: Iterable[Subject] | None = None) -> ChangePlan:
+    """The ops erasing ``subjects`` (default: every problem-free subject of the walk; a
+    batch leaves out those waiting for their administrator), and each one's outcome.
 
     ``done``: cells an earlier pass already wrote (pseudonyms): not planned again.
     """
     planner = _Planner(walk, policy, hasher, done or {})
     outcomes = {s.key: planner.subject(s) if any(s.rows.values()) else Outcome()
-                for s in walk.subjects if s.problem is None}  # (a proof finds most empty)
+                for s in (walk.subjects if subjects is None else subjects)
+                if s.problem is None}  # (a proof finds most empty)
     ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row,
                     lane=planner.lane)
     return ChangePlan(ops, outcomes)
