@@ -335,17 +335,18 @@ def test_shortcuts_give_exactly_what_role_of_gives(tmp_path_factory: pytest.Temp
 
 
 # -- the erasure lane finds exactly the rows the walk finds ---------------------------------
-def _owned(s: Subject) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
+def _owned(result: WalkResult, s: Subject
+           ) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
     """The subject's own rows (wherever the walk filed them) and its shared ones."""
     own = {(t, pk) for t, rows in s.rows.items() for pk, r in rows.items() if r is Role.OWN}
-    own |= {(t, pk) for t, pks in s.lane.items() for pk in pks}
+    own |= {(t, pk) for t, pks in result.lane_rows([s]).items() for pk in pks}
     shared = {(t, pk) for t, rows in s.rows.items() for pk, r in rows.items()
               if r is Role.SHARED}
     return own, shared
 
 
 def _outline(result: WalkResult, subjects: list[Subject]) -> object:
-    return [(s.key, s.problem, sorted(s.identities.items()), dict(s.roots), _owned(s),
+    return [(s.key, s.problem, sorted(s.identities.items()), dict(s.roots), _owned(result, s),
              result.counts(s), sorted(s.administered, key=repr)) for s in subjects]
 
 

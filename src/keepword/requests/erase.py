@@ -96,7 +96,6 @@ class _Planner:
         self.hasher = hasher
         self.done = done
         self.deletes: dict[Ref, int] = {}  # row -> layer (self-references: leaves first)
-        self.lane: dict[Table, dict[PK, None]] = {}  # rows of the walk's lane: deleted
         self.cells: dict[Ref, dict[str, Any]] = defaultdict(dict)
         self.per_row: set[Cell] = set()
         self._static: dict[Table, _Static | None] = {}
@@ -125,10 +124,8 @@ class _Planner:
                 out.deleted[name] = out.deleted.get(name, 0) + 1
                 continue
             self._stays(out, collections[table], ref, rp)
-        for table, pks in s.lane.items():  # whole rows of the subject's own: all go
-            if pks:
-                self.lane.setdefault(table, {}).update(pks)
-                out.deleted[names[table]] = out.deleted.get(names[table], 0) + len(pks)
+        for table, n in s.lane.items():  # whole rows of the subject's own: all go
+            out.deleted[names[table]] = out.deleted.get(names[table], 0) + n
         return out
 
     def _simple(self, s: Subject) -> Outcome | None:
@@ -148,11 +145,7 @@ class _Planner:
         ref = (table, pk)
         if ref not in self.deletes:
             self.deletes[ref] = 0
-        shape: tuple[Any, ...] = (table,)
-        for lane_table, pks in s.lane.items():
-            if pks:
-                self.lane.setdefault(lane_table, {}).update(pks)
-                shape += (lane_table, len(pks))
+        shape: tuple[Any, ...] = (table, *(x for item in s.lane.items() for x in item))
         out = self._shapes.get(shape)
         if out is None:
             names = self._names
@@ -419,11 +412,11 @@ def plan_erasure(walk: WalkResult, policy: Policy, hasher: IdentityHasher, *,
     ``done``: cells an earlier pass already wrote (pseudonyms): not planned again.
     """
     planner = _Planner(walk, policy, hasher, done or {})
+    chosen = walk.subjects if subjects is None else list(subjects)
     outcomes = {s.key: planner.subject(s) if any(s.rows.values()) else Outcome()
-                for s in (walk.subjects if subjects is None else subjects)
-                if s.problem is None}  # (a proof finds most empty)
+                for s in chosen if s.problem is None}  # (a proof finds most empty)
     ops = build_ops(walk.plan, planner.deletes, planner.cells, planner.per_row,
-                    lane=planner.lane)
+                    lane=walk.lane_rows(chosen))  # the lane's rows: all go
     return ChangePlan(ops, outcomes)
 
 

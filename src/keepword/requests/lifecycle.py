@@ -117,7 +117,7 @@ class DsrRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     policy_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
     datamap_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    batch_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     administrator: Mapped[str | None] = mapped_column(String(200), nullable=True)
     admin_decision: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -94,7 +94,7 @@ def decode(value: Any) -> Any:
 def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
               cells: dict[tuple[Table, PK], dict[str, Any]], per_row: set[Cell],
               *, chunk: int | None = None,
-              lane: Mapping[Table, Mapping[PK, None]] | None = None) -> list[Op]:
+              lane: Mapping[Table, Sequence[PK]] | None = None) -> list[Op]:
     """Group planned changes into chunked statements: updates first, then deletes
     children before parents. ``deletes``: row -> layer within its table (rows of a
     self-referencing table go leaves first); ``lane``: more rows to delete, per table
@@ -123,8 +123,11 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
         by_table[table][layer].append(pk)
     for table, whole in (lane or {}).items():
         first = by_table[table][0]
-        seen = set(first)
-        first.extend(pk for pk in whole if pk not in seen)
+        if first:
+            seen = set(first)
+            first.extend(pk for pk in whole if pk not in seen)
+        else:  # the walk found each lane row once
+            first.extend(whole)
     for table in plan.delete_order:
         for _, keys in sorted(by_table.get(table, {}).items()):
             sort_keys(keys)

@@ -35,14 +35,14 @@ collection are given their role together (``_arrive_fixed``).
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,8 +87,9 @@ class Subject:
         default_factory=lambda: defaultdict(set))
     problem: str | None = None
     administered: set[tuple[Table, str, Any]] = field(default_factory=set)
-    # rows found through the erasure lane (``Walker(lane=...)``): all the subject's own
-    lane: dict[Table, dict[PK, None]] = field(default_factory=dict)
+    # how many rows the erasure lane found below the subject's person row, per collection
+    # (``Walker(lane=...)``; the rows themselves: ``WalkResult.lane``), all their own
+    lane: dict[Table, int] = field(default_factory=dict)
 
     def names(self, cp: CollectionPlan, col: str, value: Any) -> bool:
         """Does ``value`` in column ``col`` designate this subject?"""
@@ -285,12 +286,41 @@ def store_error(dataset: str, exc: SQLAlchemyError) -> StoreError:
     return StoreError(dataset, f"failed during a request ({type(orig).__name__})")
 
 
+# The lane's rows of one collection: their keys, and beside each the subjects (indexes
+# in ``WalkResult.subjects``) whose person row it hangs off -- one set shared by every
+# row below the same parent.
+LaneRows = tuple[list[PK], list[set[int]]]
+
+
 @dataclass
 class WalkResult:
     plan: Plan
     rows: dict[Table, dict[PK, Row]]
     subjects: list[Subject]
     queries: int
+    lane: dict[Table, LaneRows] = field(default_factory=dict)
+
+    def lane_rows(self, subjects: Iterable[Subject]) -> dict[Table, list[PK]]:
+        """The lane's rows of these subjects, per collection (those of anyone else the
+        walk found -- a request waiting for its administrator -- left out)."""
+        wanted = {id(s) for s in subjects if s.problem is None}
+        mine = {i for i, s in enumerate(self.subjects) if id(s) in wanted}
+        everyone = len(mine) == len(self.subjects)
+        out: dict[Table, list[PK]] = {}
+        for table, (pks, whose) in self.lane.items():
+            if everyone:
+                out[table] = pks
+                continue
+            ok: dict[int, bool] = {}  # per owners' set (shared by many rows)
+            keep = []
+            for pk, who in zip(pks, whose, strict=True):
+                hit = ok.get(id(who))
+                if hit is None:
+                    hit = ok[id(who)] = not mine.isdisjoint(who)
+                if hit:
+                    keep.append(pk)
+            out[table] = keep
+        return out
 
     def subject_rows(self, s: Subject) -> Iterator[tuple[CollectionPlan, PK, Row, Role]]:
         for table, by_pk in s.rows.items():
@@ -307,10 +337,9 @@ class WalkResult:
             n = len(by_pk) - list(by_pk.values()).count(Role.LINKED)  # SHARED or OWN
             if n:
                 out[collections[table].name] = n
-        for table, pks in s.lane.items():
-            if pks:
-                name = collections[table].name
-                out[name] = out.get(name, 0) + len(pks)
+        for table, n in s.lane.items():
+            name = collections[table].name
+            out[name] = out.get(name, 0) + n
         return out
 
 
@@ -323,6 +352,7 @@ class Walker:
         self.lane = lane  # collections walked column-wise below own person rows (erasure)
         # lane lookups to make: (collection, column) -> value -> the subjects asking
         self._lane_want: dict[tuple[Table, str], dict[Any, set[int]]] = {}
+        self._lane_rows: dict[Table, LaneRows] = {}  # what the lane found
         self.shortcuts = shortcuts  # False: role_of for every row (tests compare)
         self.conns = conns
         self.chunk = chunk  # values per lookup (default: ``SET_CHUNK`` or ``CHUNK``)
@@ -506,7 +536,7 @@ class Walker:
                 self._arrive([((visit,), cp, (pk,)) for visit, cp, pk in seed_rows[i]], subjects)
         self._spread(subjects)
         self._expand_lane(subjects)
-        return WalkResult(self.plan, self.rows, subjects, self.queries)
+        return WalkResult(self.plan, self.rows, subjects, self.queries, self._lane_rows)
 
     def _resolve(self, subjects: list[Subject], *, prior: bool) -> None:
         fresh: dict[int, dict[str, set[str]]] = {
@@ -716,8 +746,11 @@ class Walker:
             for (key, col), owners in want.items():
                 cp = self.plan[key]
                 cols, npk, below = _lane_shape(self.plan, cp, col)
+                found = self._lane_rows.get(key)
+                if found is None:
+                    found = self._lane_rows[key] = ([], [])
                 for result in self._select(cp, col, list(owners), cols):
-                    _file_lane(subjects, key, owners, result, npk, below, deeper)
+                    _file_lane(subjects, key, owners, result, npk, below, deeper, found)
             want = deeper
 
     def _up(self, i: int, s: Subject, hot: _Hot, pk: PK, row: Row) -> None:
@@ -911,33 +944,28 @@ def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
 def _file_lane(subjects: list[Subject], key: Table, owners: Mapping[Any, set[int]],  # noqa: PLR0917
                result: Sequence[Sequence[Any]], npk: int,
                below: tuple[tuple[int, tuple[Table, str]], ...],
-               deeper: dict[tuple[Table, str], dict[Any, set[int]]]) -> None:
-    """File each fetched lane row under the subjects whose row it hangs off (columns
-    made canonical in bulk; the owners' sets are shared down, never changed)."""
+               deeper: dict[tuple[Table, str], dict[Any, set[int]]], found: LaneRows) -> None:
+    """Keep each fetched lane row with the subjects whose row it hangs off, and count it
+    for each of them (column-wise: the owners' sets are shared down, never changed, so
+    rows are counted per distinct set)."""
     if not result:
         return
-    got: dict[int, dict[PK, None]] = {}
     whose = list(map(owners.get, _column(result, 0)))
     pks = _lane_keys(result, npk)
-    for who, pk in zip(whose, pks, strict=True):
-        if who is None:
-            continue
-        for i in who:
-            mine = got.get(i)
-            if mine is None:
-                got[i] = {pk: None}
-            else:
-                mine[pk] = None
     for j, group in below:
         _hand_down(deeper.setdefault(group, {}), _column(result, j), whose)
-    for i, found in got.items():
-        s = subjects[i]
-        if s.problem is None:
-            mine = s.lane.get(key)
-            if mine is None:
-                s.lane[key] = found
-            else:
-                mine.update(found)
+    if None in whose:  # (a value no owner asked for: not theirs)
+        kept = [(pk, who) for pk, who in zip(pks, whose, strict=True) if who is not None]
+        pks, whose = [pk for pk, _ in kept], [who for _, who in kept]
+    theirs = cast(list[set[int]], whose)
+    found[0].extend(pks)
+    found[1].extend(theirs)
+    sets = dict(zip(map(id, theirs), theirs, strict=True))
+    for set_id, n in Counter(map(id, theirs)).items():
+        for i in sets[set_id]:
+            s = subjects[i]
+            if s.problem is None:
+                s.lane[key] = s.lane.get(key, 0) + n
 
 
 def _lane_keys(result: Sequence[Sequence[Any]], npk: int) -> list[PK]:
