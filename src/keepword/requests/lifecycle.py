@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -383,7 +383,7 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
     values = {"k_" + c: getattr(first, c) for c in same}
     if varying and _by_document(conn.dialect, table, varying, reqs):
         stmt = _document_update(conn.dialect, table, same, varying)
-        row = attrgetter("id", *varying)
+        row = _document_row(conn.dialect, table, varying)
         for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
             doc = jsoncodec.dumps_text(list(map(row, some)))
             if "\\u0000" in doc:  # SQLite's JSON reader cuts a text at a NUL, PostgreSQL's
@@ -433,11 +433,37 @@ def _by_document(dialect: Dialect, table: Table, varying: Sequence[str],
     for c in varying:
         kind = table.c[c].type
         if isinstance(kind, JSON):
-            if not all(type(v) in _CONTAINERS for v in map(attrgetter(c), reqs)):
-                return False
+            if dialect.name != "sqlite" and not all(
+                    type(v) in _CONTAINERS for v in map(attrgetter(c), reqs)):
+                return False  # (SQLite's travel as their JSON text: any value)
         elif not isinstance(kind, String):
             return False
     return True
+
+
+def _document_row(dialect: Dialect, table: Table, varying: Sequence[str]
+                  ) -> Callable[[Req], list[Any]]:
+    """A request's row of the document: ``[id, v1, v2...]``. On SQLite a JSON column's
+    value travels as its JSON text (what the column stores, as SQLAlchemy would write
+    it), each distinct value object encoded once: a batch shares results between
+    requests, and SQLite re-reading and re-quoting each value inside the document cost
+    more than the rest of the update."""
+    get = attrgetter("id", *varying)
+    json_at = [k for k, c in enumerate(varying, start=1) if isinstance(table.c[c].type, JSON)]
+    if dialect.name != "sqlite" or not json_at:
+        return lambda req: list(get(req))
+    texts: dict[int, tuple[Any, str]] = {}
+
+    def row(req: Req) -> list[Any]:
+        out = list(get(req))
+        for k in json_at:
+            value = out[k]
+            hit = texts.get(id(value))
+            if hit is None or hit[0] is not value:
+                hit = texts[id(value)] = (value, jsoncodec.dumps_text(value))
+            out[k] = hit[1]
+        return out
+    return row
 
 
 _CONTAINERS = frozenset({dict, list, type(None)})
@@ -447,7 +473,8 @@ def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
                      varying: Sequence[str]) -> Any:
     """``UPDATE dsr_requests SET <same> = :k_<col>, <varying> = row[k] FROM
     <rows of :k_doc> WHERE id = row[0]``; each row of the document is ``[id, v1, v2...]``
-    (text as text, JSON columns' values as JSON inside the document)."""
+    (text as text; JSON columns' values as their JSON text on SQLite, as JSON inside the
+    document on PostgreSQL)."""
     key = (*same, "|", *varying, dialect.name)
     stmt = _DOCS.get(key)
     if stmt is not None:
@@ -458,9 +485,8 @@ def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
         each = func.json_each(doc).table_valued("value").alias("kw_doc")
 
         def item(k: int, col: str) -> ColumnElement[Any]:
-            found = func.json_extract(each.c.value, f"$[{k}]")
-            # an object or list comes out as its JSON text; nothing as the text null
-            return func.json_quote(found) if col in json_cols else found
+            # text as text; a JSON column's value is its JSON text (``_document_row``)
+            return func.json_extract(each.c.value, f"$[{k}]")
     else:
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value").alias("kw_doc")
 
