@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from keepword.datamap import DataMap, load_datamap
@@ -25,6 +26,17 @@ class Deployment:
     @property
     def name(self) -> str:
         return self.policy.policy.organisation.name
+
+    @cached_property
+    def key(self) -> str:
+        """The folder's absolute path: how requests name their deployment (resolved once:
+        every request recorded asks)."""
+        return str(self.root.resolve())
+
+    @cached_property
+    def data_key(self) -> str:
+        """Where relative SQLite paths of the data map resolve, absolute."""
+        return str((self.stores.base_dir or Path.cwd()).resolve())
 
     def close(self) -> None:
         self.stores.dispose()

@@ -41,6 +41,7 @@ from keepword import jsoncodec
 from keepword.audit import AuditEvent, AuditLog
 from keepword.consent import changes
 from keepword.control.base import Base, UTCDateTime, utcnow
+from keepword.sqlsets import member_of
 from keepword.subject_state import SubjectState, SubjectStateEvent, state_of
 
 _Id = BigInteger().with_variant(Integer, "sqlite")
@@ -132,16 +133,25 @@ def _disclosed(rows: Iterable[Sequence[Any]]) -> list[Disclosure]:
 
 
 _s = SubjectStateEvent.__table__
-# The person's restrictions and disclosures in one round trip (a single access reads
-# both): the two selects side by side, told apart by ``src``, each in its own order.
-_CONTEXT = union_all(
-    select(literal(0).label("src"), _s.c.kind, _s.c.action, _s.c.scope, _s.c.reason,
-           _s.c.request_id, _s.c.at, _s.c.id.label("n"))
-    .where(_s.c.subject_ref.in_(bindparam("refs", expanding=True))),
-    select(literal(1), _d.c.event_id, _d.c.recipient, _d.c.purpose,
-           cast(_d.c.categories, String), _d.c.legal_basis, _d.c.at, _d.c.id)
-    .where(_d.c.subject_ref.in_(bindparam("refs", expanding=True))),
-).order_by(literal_column("src"), literal_column("at"), literal_column("n"))
+_CONTEXT: dict[str, Any] = {}
+
+
+def _context_statement(dialect: str) -> Any:
+    """The person's restrictions and disclosures in one round trip (a single access reads
+    both): the two selects side by side, told apart by ``src``, each in its own order;
+    the references as one set parameter (``sqlsets.member_of``), so the statement is
+    compiled once per backend."""
+    stmt = _CONTEXT.get(dialect)
+    if stmt is None:
+        stmt = _CONTEXT[dialect] = union_all(
+            select(literal(0).label("src"), _s.c.kind, _s.c.action, _s.c.scope, _s.c.reason,
+                   _s.c.request_id, _s.c.at, _s.c.id.label("n"))
+            .where(member_of(_s.c.subject_ref, "refs", dialect, own_text=True)),
+            select(literal(1), _d.c.event_id, _d.c.recipient, _d.c.purpose,
+                   cast(_d.c.categories, String), _d.c.legal_basis, _d.c.at, _d.c.id)
+            .where(member_of(_d.c.subject_ref, "refs", dialect, own_text=True)),
+        ).order_by(literal_column("src"), literal_column("at"), literal_column("n"))
+    return stmt
 
 
 def state_and_disclosures(session: Session, refs: Sequence[str]
@@ -151,7 +161,9 @@ def state_and_disclosures(session: Session, refs: Sequence[str]
         return SubjectState(), []
     state: list[Sequence[Any]] = []
     disclosed: list[Sequence[Any]] = []
-    for src, *row in session.execute(_CONTEXT, {"refs": list(refs)}):
+    conn = session.connection()
+    for src, *row in conn.execute(_context_statement(conn.dialect.name),
+                                  {"refs": list(refs)}):
         if src == 0:
             state.append(row[:6])
         else:

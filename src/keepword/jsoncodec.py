@@ -47,8 +47,16 @@ def readable(data: Any) -> str:
         return json.dumps(data, indent=2, default=str, ensure_ascii=False)
 
 
+def column(raw: Any) -> Any:
+    """A JSON column's stored value read back: its JSON text, or -- SQLite gives JSON
+    columns numeric affinity, so a top-level number is stored as one -- the number."""
+    if isinstance(raw, int | float):
+        return raw
+    return orjson.loads(raw)
+
+
 def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     return orjson.loads(raw)
 
 
-__all__ = ["canonical", "dumps", "dumps_text", "loads", "readable"]
+__all__ = ["canonical", "column", "dumps", "dumps_text", "loads", "readable"]

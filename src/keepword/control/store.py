@@ -59,7 +59,7 @@ class ControlStore:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # keepword's JSON columns (request results, references) through the fast codec
         engine = create_engine(parsed, json_serializer=jsoncodec.dumps_text,
-                               json_deserializer=jsoncodec.loads)
+                               json_deserializer=jsoncodec.column)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)

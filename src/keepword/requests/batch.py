@@ -42,6 +42,8 @@ from keepword.requests.lifecycle import (
     grouped,
     insert_new,
     new_id,
+    requests_table,
+    row_values,
     save,
     transition,
     transition_all,
@@ -128,14 +130,18 @@ class Batch:
         """Requests' new state, their audit entries (and ``also``) in one transaction."""
         new = {r.id for r in self.new}
         events = grouped(events, self.batch_id)
+        ride = None
         with self.kw.control.session() as session:
             if also is not None:
                 also(session)
             if new:  # requests run at intake are recorded now, in their current state
-                insert_new(session, self.new)
+                if len(self.new) == 1:  # with the audit's first statement
+                    ride = (requests_table(), row_values(self.new[0]))
+                else:
+                    insert_new(session, self.new)
                 events = [*self.intake, *events]
             save(session, [r for r in reqs if r.id not in new], cols)
-            self.kw.audit.append_many(session, events)
+            self.kw.audit.append_many(session, events, ride=ride)
             if self.claimant is not None:
                 self.claimant.renew(session, [r.id for r in reqs if r.id not in new])
                 if new:

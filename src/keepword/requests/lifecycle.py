@@ -539,14 +539,19 @@ def insert_new(session: Session, reqs: Sequence[Req]) -> None:
     """Record new requests with one executemany INSERT (no ORM unit of work)."""
     if not reqs:
         return
-    table = requests_table()
-    rows = [{c.key: getattr(r, c.key) for c in table.columns} for r in reqs]
+    rows = [row_values(r) for r in reqs]
     # one request: a plain execute (a list, even of one, takes the executemany path,
     # which on PostgreSQL rewrites the statement as a multi-row insert at each call)
     session.connection().execute(_INSERT_REQUEST, rows[0] if len(rows) == 1 else rows)
 
 
+def row_values(req: Req) -> dict[str, Any]:
+    """The request's columns, by name."""
+    return {name: getattr(req, name) for name in _COLUMNS}
+
+
 _INSERT_REQUEST = insert(requests_table())
+_COLUMNS = tuple(c.key for c in requests_table().columns)
 
 
 def get(session: Session, request_id: str, *, lock: bool = False) -> DsrRequest:

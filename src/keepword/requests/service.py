@@ -187,8 +187,7 @@ def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tup
     sealed: dict[str, Any] = {"identities": [list(p) for p in ids], "params": params}
     req = RequestRow(
         id=new_id(), kind=kind.value, status=Status.RECEIVED.value, regulation=reg.value,
-        deployment=str(dep.root.resolve()),
-        data_dir=str((dep.stores.base_dir or Path.cwd()).resolve()),
+        deployment=dep.key, data_dir=dep.data_key,
         subject_refs=refs, sealed=vault(kw).seal(sealed),
         received_at=now, due_at=due_date(now, dep.policy.policy.rights.deadline(reg)),
         updated_at=now, actor=actor, policy_version=dep.policy.version,
@@ -354,7 +353,7 @@ def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
     table = requests_table()
     stmt = select(table.c.id).where(table.c.status.in_([s.value for s in wanted]))
     if deployment is not None:
-        stmt = stmt.where(table.c.deployment == str(deployment.root.resolve()))
+        stmt = stmt.where(table.c.deployment == deployment.key)
     with kw.control.session() as session:
         return list(session.scalars(stmt))
 
@@ -366,7 +365,7 @@ def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
         reqs = [r for r in load_by_ids(session, ids) if r.status in states]
     reqs.sort(key=lambda r: (r.received_at, r.id))
     if deployment is not None:
-        root = str(deployment.root.resolve())
+        root = deployment.key
         reqs = [r for r in reqs if r.deployment == root]
     return reqs
 
@@ -407,7 +406,7 @@ def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[RequestRow],
 
 def _deployment(cache: dict[tuple[str, str], Deployment], req: Req,
                 given: Deployment | None) -> Deployment:
-    if given is not None and str(given.root.resolve()) == req.deployment:
+    if given is not None and given.key == req.deployment:
         return given
     key = (req.deployment, req.data_dir)
     if key not in cache:
