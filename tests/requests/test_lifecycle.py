@@ -217,3 +217,34 @@ def test_batch_transitions_audit_as_grouped_single_ones(
         for e in grouped(events, "batch_1")]
     assert [(r.status, r.reason, r.ended_at, r.sealed) for r in batch] == [
         (r.status, r.reason, r.ended_at, r.sealed) for r in single]
+
+
+@pytest.mark.parametrize("kind", ["access", "erasure", "restriction"])
+def test_a_request_run_at_intake_is_recorded_with_its_audit_entries(
+        sqlite_world: World, sqlite_dep: Deployment, kw: Keepword, kind: str) -> None:
+    """On each control backend (on PostgreSQL the row travels inside the audit's first
+    statement): the request row, its entries received..completed, an intact chain. (An
+    answer's own transitions, made while committing, were once left out of the log.)"""
+    p = sqlite_world.people[min(set(sqlite_world.people) - set(sqlite_world.managed))]
+    result = service.run_request(kw, sqlite_dep, kind, {"email": p.email},
+                                 reason="accuracy disputed" if kind == "restriction" else None)
+    assert result.status == "completed"
+    shown = service.show(kw, result.id or "")
+    assert shown.status == "completed" and shown.found == result.found
+    with kw.control.engine.connect() as conn:
+        actions = [e["action"] for e in kw.audit.entries(conn, object_id=result.id)]
+        assert kw.audit.verify(conn).ok
+    assert actions[:2] == ["request.received", "request.verified"]
+    assert actions[-2:] == ["request.running", "request.completed"]
+
+
+def test_a_batch_of_accesses_audits_their_answers(sqlite_world: World, sqlite_dep: Deployment,
+                                                  rt: Keepword) -> None:
+    ids = service.submit_many(rt, sqlite_dep, Kind.ACCESS,
+                              [[("email", sqlite_world.people[k].email)] for k in (1, 2)],
+                              verified=True)
+    assert {r.status for r in service.run(rt, deployment=sqlite_dep, ids=ids)} == {"completed"}
+    with rt.control.engine.connect() as conn:
+        for rid in ids:
+            actions = [e["action"] for e in rt.audit.entries(conn, object_id=rid)]
+            assert actions[-2:] == ["request.running", "request.completed"], actions

@@ -129,11 +129,11 @@ class Batch:
                 cols: Sequence[str] = MUTABLE) -> None:
         """Requests' new state, their audit entries (and ``also``) in one transaction."""
         new = {r.id for r in self.new}
-        events = grouped(events, self.batch_id)
         ride = None
         with self.kw.control.session() as session:
             if also is not None:
-                also(session)
+                also(session)  # (it may add events: those of an answer)
+            events = grouped(events, self.batch_id)
             if new:  # requests run at intake are recorded now, in their current state
                 if len(self.new) == 1:  # with the audit's first statement
                     ride = (requests_table(), row_values(self.new[0]))
