@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -126,8 +127,10 @@ class Batch:
 
     def _commit(self, reqs: Sequence[Req], events: Sequence[AuditEvent],
                 also: Callable[[Session], None] | None = None,
-                cols: Sequence[str] = MUTABLE) -> None:
-        """Requests' new state, their audit entries (and ``also``) in one transaction."""
+                cols: Sequence[str] = MUTABLE,
+                pending: Sequence[Future[Any]] = ()) -> None:
+        """Requests' new state, their audit entries (and ``also``) in one transaction;
+        ``pending`` work (files ``also`` writes in the background) done before it commits."""
         new = {r.id for r in self.new}
         ride = None
         with self.kw.control.session() as session:
@@ -146,6 +149,8 @@ class Batch:
                 self.claimant.renew(session, [r.id for r in reqs if r.id not in new])
                 if new:
                     self.claimant.hold_new(session, list(new))
+            for work in pending:  # an error here rolls the transaction back
+                work.result()
         self.new, self.intake = [], []
 
     # -- entry points ------------------------------------------------------------
@@ -243,6 +248,7 @@ class Batch:
     def _answer(self, walk: WalkResult, live: Sequence[Subject]) -> None:
         exports = Path(self.kw.settings.home) / "exports"
         events: list[AuditEvent] = []
+        files: list[Future[Path]] = []  # written while the control store records
         now = utcnow()
 
         def answer(session: Session) -> None:
@@ -253,7 +259,8 @@ class Batch:
                 state, disclosed = _context(session, refs)
                 data = export.build(walk, s, self.dep.policy.policy, request=_header(req),
                                     state=state, disclosures=disclosed)
-                path = export.write_zip(data, exports / f"{req.id}.zip")
+                path = exports / f"{req.id}.zip"
+                files.append(export.write_later(export.zip_bytes(data), path))
                 found = walk.counts(s)
                 req.subject_refs = merge_refs(req.subject_refs, refs)
                 req.result = {"found": found, "export": str(path),
@@ -262,7 +269,7 @@ class Batch:
                     "rows": sum(found.values()), "collections": len(found)}))
                 self._tick("export", i + 1, len(live))
 
-        self._commit([self.reqs[s.key] for s in live], events, answer)
+        self._commit([self.reqs[s.key] for s in live], events, answer, pending=files)
 
     def _record_state(self, walk: WalkResult, live: Sequence[Subject]) -> None:
         kind = StateKind.RESTRICTION if self.kind is Kind.RESTRICTION else StateKind.OBJECTION

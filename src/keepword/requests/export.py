@@ -19,6 +19,7 @@ import json
 import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -195,17 +196,39 @@ def write_zip(export: Mapping[str, Any], path: Path) -> Path:
 
     Built in memory and written once (a crash leaves the request unanswered, and the
     rerun writes the file again)."""
+    return write_file(zip_bytes(export), path)
+
+
+def zip_bytes(export: Mapping[str, Any]) -> bytes:
+    """The export's ZIP, in memory."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         _add(zf, "export.json", jsoncodec.readable(export))
         for group in export["data"]:
             _add(zf, f"data/{group['store']}.{group['collection']}.csv", _csv(group))
         _add(zf, "summary.html", render_html(export))
+    return buf.getvalue()
+
+
+def write_file(data: bytes, path: Path) -> Path:
+    """``data`` into a new file readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
+        fh.write(data)
     return path
+
+
+_WRITER: list[ThreadPoolExecutor] = []
+
+
+def write_later(data: bytes, path: Path) -> Future[Path]:
+    """``write_file`` in a background thread: creating a file costs the filesystem a
+    fraction of a millisecond to a millisecond, which an access overlaps with its
+    control-store writes (the caller waits for it before committing)."""
+    if not _WRITER:
+        _WRITER.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="kw-export"))
+    return _WRITER[0].submit(write_file, data, path)
 
 
 SMALL = 4096  # bytes: stored as they are (deflating a few lines costs more than it saves)
