@@ -58,6 +58,22 @@ def test_a_batch_finds_what_single_walks_find(sqlite_world: World, sqlite_dep: D
     assert result.queries <= queries_one + 10  # not four times the queries
 
 
+def test_knowledge_sealed_and_read_back_finds_the_person_again(sqlite_world: World,
+                                                               sqlite_dep: Deployment) -> None:
+    """What a batch seals of each person (for a resume's proof) reads back as the subject
+    ``rewalk`` makes in-process: identities, person keys and the values below them."""
+    from keepword import jsoncodec
+
+    subjects = [Subject(str(p.id), {"email": {p.email}}) for p in sqlite_world.people.values()]
+    walk(sqlite_dep, subjects)
+    for s in subjects:
+        back = Subject.from_knowledge(s.key, jsoncodec.loads(jsoncodec.dumps(s.knowledge())))
+        again = s.rewalk()
+        assert (back.identities, dict(back.roots), dict(back.values)) == (
+            again.identities, dict(again.roots), dict(again.values)), s.key
+        assert back.roots, "each person is found by a person row"
+
+
 def test_several_identities_of_one_person_merge(sqlite_world: World, sqlite_dep: Deployment
                                                 ) -> None:
     p = sqlite_world.people[3]

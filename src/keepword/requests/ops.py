@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -173,7 +174,9 @@ def _apply_one(conn: Connection, plan: Plan, op: Op) -> int:
         return _apply_rows(conn, plan, op)
     cp = plan[op.table]
     stmt = _statement(cp, op.kind, tuple(op.values), conn.dialect.name)
-    params: dict[str, Any] = {_P + "k": [cp.pk_param(k) for k in op.keys]}
+    keys = (list(map(itemgetter(0), op.keys)) if cp.single_pk is not None
+            else [cp.pk_param(k) for k in op.keys])
+    params: dict[str, Any] = {_P + "k": keys}
     params.update({_P + "v_" + c: v for c, v in op.values.items()})
     return int(conn.execute(stmt, params).rowcount)
 

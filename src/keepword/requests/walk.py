@@ -122,11 +122,11 @@ class Subject:
 
     def knowledge(self) -> dict[str, Any]:
         """What a later walk (the proof, a resume) needs to find this person again."""
+        roots = self.roots  # (tuples and sets become JSON arrays when sealed)
         return {
             "identities": {k: list(v) for k, v in self.identities.items()},
-            "roots": [[list(t), [list(pk) for pk in pks]] for t, pks in self.roots.items()],
-            "values": [[list(t), c, list(v)] for (t, c), v in self.values.items()
-                       if t in self.roots],
+            "roots": [[t, list(pks)] for t, pks in roots.items()],
+            "values": [[t, c, list(v)] for (t, c), v in self.values.items() if t in roots],
         }
 
     def rewalk(self, key: str | None = None) -> Subject:
