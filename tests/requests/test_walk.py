@@ -476,3 +476,50 @@ def test_nothing_found_set_wide_means_the_walk_finds_nothing(
         assert said == any(walk.rows.values())  # the same lookups: the same rows read
     finally:
         dep.close()
+
+
+TEXT_KEYS = """\
+dataset: keys
+store:
+  kind: sqlite
+  connection: {env: KW_T_KEYS_URL}
+collections:
+  people:
+    subject: customer
+    primary_key: [id]
+    fields:
+      id: {type: integer, identity: account_id}
+      email: {type: string, identity: email}
+"""
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(emails=st.lists(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]),
+                               min_size=1, max_size=6).map(lambda t: t.strip().lower())
+                       .filter(bool), min_size=1, max_size=8, unique=True),
+       nul=st.booleans())
+def test_text_identities_find_their_row_whatever_they_hold(
+        tmp_path_factory: pytest.TempPathFactory, emails: list[str], nul: bool) -> None:
+    """SQLite takes a chunk of text lookups as one JSON document unless a text holds what
+    JSON cannot carry there (a NUL): each person is found by their own text, exactly."""
+    if nul:
+        emails = [*emails, "a\x00b"]
+    root = tmp_path_factory.mktemp("keys")
+    (root / "datasets").mkdir()
+    (root / "policy.yaml").write_text(POLICY)
+    (root / "datasets" / "keys.yaml").write_text(TEXT_KEYS)
+    db = sqlite3.connect(root / "keys.db")
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
+    db.executemany("INSERT INTO people VALUES (?, ?)",
+                   [(k, e) for k, e in enumerate([*emails, "someone@else"], start=1)])
+    db.commit()
+    db.close()
+    dep = load_deployment(root, environ={"KW_T_KEYS_URL": f"sqlite:///{root / 'keys.db'}"})
+    try:
+        subjects = [Subject(str(k), {"email": {e}}) for k, e in enumerate(emails, start=1)]
+        walk(dep, subjects)
+        assert [dict(s.roots) for s in subjects] == [
+            {("keys", "people"): {(k,)}} for k in range(1, len(emails) + 1)]
+    finally:
+        dep.close()

@@ -205,19 +205,31 @@ class Plan:
     def select_any(self, key: Table, col: str, cols: tuple[str, ...] | None = None
                    ) -> sa.Select[Any] | None:
         """``select_by`` with the values as one parameter (``sqlsets.member_of``);
-        ``None`` where the store cannot take this column's values so."""
+        ``None`` where the store cannot take this column's values so. On SQLite a text
+        column's statement takes only texts without a NUL (``text_set``; its JSON reader
+        cuts a text there): the caller checks each chunk."""
         stmt = self._fixed.get(("any", key, col, 0, cols))
         if stmt is None:
             cp = self.collections[key]
             name = cp.single_pk if col == "*pk" else col
             assert name is not None, "a composite key takes select_by"
             target, dialect = cp.table.c[name], self.dialect_of(key)
-            if not binds_set(target, dialect):
+            text = self.text_set(key, col)
+            if not binds_set(target, dialect, own_text=text):
                 return None
             stmt = sa.select(*(cp.table.c[c] for c in cols or cp.columns)).where(
-                member_of(target, "v", dialect))
+                member_of(target, "v", dialect, own_text=text))
             self._fixed[("any", key, col, 0, cols)] = stmt
         return stmt
+
+    def text_set(self, key: Table, col: str) -> bool:
+        """Does ``select_any`` take this column's values as one JSON text on SQLite? Then
+        a chunk holding anything but NUL-free text takes ``select_in`` instead."""
+        cp = self.collections[key]
+        name = cp.single_pk if col == "*pk" else col
+        kind = cp.table.c[name].type if name is not None else None
+        return (self.dialect_of(key) == "sqlite" and isinstance(kind, sa.String)
+                and not isinstance(kind, sa.Enum))
 
     def count_any(self, key: Table, col: str) -> sa.Select[Any] | None:
         """``SELECT col, count(*) ... WHERE col in :v GROUP BY col``, the values as one

@@ -448,21 +448,33 @@ class Walker:
         conn = self.conns.get(cp.key[0])
         fixed = col != "*pk" or cp.single_pk is not None
         whole = self.plan.select_any(cp.key, col, cols) if fixed else None
+        checked = whole is not None and self.plan.text_set(cp.key, col)
         size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
-        for part in chunked(values, size):
-            self.queries += 1
-            if whole is not None:  # one set parameter: one statement text, prepared
-                stmt, params = whole, {"v": part}
-            elif fixed:  # pad with the last value: a fixed number of parameters
-                n, params = _padded(part, size)
-                stmt = self.plan.select_in(cp.key, col, n, cols)
-            else:
-                stmt, params = self.plan.select_by(cp.key, col), {"v": part}
-            try:
-                result = conn.execute(stmt, params).all()
-            except SQLAlchemyError as exc:
-                raise store_error(cp.key[0], exc) from None
-            yield result
+        for chunk in chunked(values, size):
+            if whole is not None and (not checked or _plain_text(chunk)):
+                yield self._run_select(conn, cp, col, cols, chunk, whole, fixed, True)
+                continue
+            # no set parameter here, or a text the JSON form cannot carry: plain ones
+            for part in chunked(chunk, self.chunk or CHUNK):
+                yield self._run_select(conn, cp, col, cols, part, whole, fixed, False)
+
+    def _run_select(self, conn: Connection, cp: CollectionPlan, col: str,  # noqa: PLR0917
+                    cols: tuple[str, ...] | None, part: list[Any],
+                    whole: Any, fixed: bool, as_set: bool) -> Sequence[Sequence[Any]]:
+        """One statement of ``_select``: the values as one set parameter, or padded plain
+        parameters, or (a composite key) an expanding list."""
+        self.queries += 1
+        if as_set:  # one set parameter: one statement text, prepared
+            stmt, params = whole, {"v": part}
+        elif fixed:  # pad with the last value: a fixed number of parameters
+            n, params = _padded(part, self.chunk or CHUNK)
+            stmt = self.plan.select_in(cp.key, col, n, cols)
+        else:
+            stmt, params = self.plan.select_by(cp.key, col), {"v": part}
+        try:
+            return conn.execute(stmt, params).all()
+        except SQLAlchemyError as exc:
+            raise store_error(cp.key[0], exc) from None
 
     def select_rows(self, cp: CollectionPlan, col: str, values: list[Any]
                 ) -> Iterator[tuple[PK, Row]]:
@@ -993,6 +1005,11 @@ def _own_referring(s: Subject, child: CollectionPlan, cache: Mapping[PK, Row], c
                    value: Any) -> int:
     return sum(1 for pk, role in s.rows.get(child.key, {}).items()
                if role is Role.OWN and canon(cache[pk][col]) == value)
+
+
+def _plain_text(values: list[Any]) -> bool:
+    """Texts only, none holding a NUL: what SQLite's JSON reader carries exactly."""
+    return set(map(type, values)) <= {str} and "\x00" not in "".join(values)
 
 
 def _padded(part: list[Any], chunk: int) -> tuple[int, dict[str, Any]]:
