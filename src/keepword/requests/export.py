@@ -81,29 +81,29 @@ def _related(a: str, b: str) -> bool:
     return taxonomy.covers(a, b) or taxonomy.covers(b, a)
 
 
-_BY_POLICY: dict[tuple[int, frozenset[str]], tuple[Policy, Any]] = {}
+_MADE: dict[tuple[int, Any], tuple[Any, Any]] = {}
 
 
-def _per_policy(policy: Policy, categories: frozenset[str], key: str,
-                make: Callable[[], Any]) -> Any:
-    """What depends only on the policy and the categories found (the Art. 15 items and
-    their HTML), made once: every access of a deployment asks again. Keyed by the policy
-    object itself (compared by identity), bounded."""
-    slot = (id(policy), categories | {"\x00" + key})
-    hit = _BY_POLICY.get(slot)
-    if hit is not None and hit[0] is policy:
+def _made_once(owner: Any, key: Any, make: Callable[[], Any]) -> Any:
+    """What depends only on ``owner`` (the policy; a part of exports shared per policy)
+    and ``key``, made once: every access of a deployment asks again. Keyed by the owner
+    object itself (compared by identity, so a new object never takes an old answer),
+    bounded. Shared: read it, never change it."""
+    slot = (id(owner), key)
+    hit = _MADE.get(slot)
+    if hit is not None and hit[0] is owner:
         return hit[1]
-    if len(_BY_POLICY) > 512:
-        _BY_POLICY.clear()
+    if len(_MADE) > 1024:
+        _MADE.clear()
     value = make()
-    _BY_POLICY[slot] = (policy, value)
+    _MADE[slot] = (owner, value)
     return value
 
 
 def art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
     """Per category: purposes, legal basis, recipients, retention, source (Art. 15(1)).
     Shared between the exports of one policy: read it, never change it."""
-    items: list[dict[str, Any]] = _per_policy(policy, frozenset(categories), "art15",
+    items: list[dict[str, Any]] = _made_once(policy, ("art15", frozenset(categories)),
                                               lambda: _art15(policy, categories))
     return items
 
@@ -149,7 +149,7 @@ def _art15(policy: Policy, categories: set[str]) -> list[dict[str, Any]]:
 def rights(policy: Policy) -> dict[str, Any]:
     """The rights and where to complain (shared per policy: read it, never change it)."""
     org = policy.organisation
-    made: dict[str, Any] = _per_policy(policy, frozenset(), "rights", lambda: {
+    made: dict[str, Any] = _made_once(policy, "rights", lambda: {
         "honoured": [r.value for r in policy.rights.honoured],
         "channels": list(policy.rights.channels),
         "complaint_contact": policy.rights.complaint_contact,
@@ -160,7 +160,7 @@ def rights(policy: Policy) -> dict[str, Any]:
 def controller(policy: Policy) -> dict[str, Any]:
     """Who answers (shared per policy: read it, never change it)."""
     org = policy.organisation
-    made: dict[str, Any] = _per_policy(policy, frozenset(), "controller", lambda: {
+    made: dict[str, Any] = _made_once(policy, "controller", lambda: {
         "name": org.name, "legal_name": org.legal_name,
         "contact": org.contact.model_dump(mode="json"),
         "dpo": org.dpo.model_dump(mode="json") if org.dpo else None})
@@ -305,29 +305,15 @@ You may complain to {{ rights.supervisory_authority.name }}
 {% if rights.supervisory_authority.url %}({{ rights.supervisory_authority.url }}){% endif %}.
 </p></body></html>
 """)
-_FRAGMENTS: dict[int, tuple[Any, str]] = {}
-
-
 def render_html(export: Mapping[str, Any]) -> str:
     tables = Markup(_tables(export["data"]))  # noqa: S704 - _tables escapes every value
     head = _HEAD.render(e=export, redacted=REDACTED, tables=tables)
-    why = _fragment(export["categories"], lambda: _WHY.render(categories=export["categories"]))
+    why: str = _made_once(export["categories"], "html",
+                          lambda: _WHY.render(categories=export["categories"]))
     tail = _TAIL.render(e=export)
-    rights_html = _fragment(export["rights"], lambda: _RIGHTS.render(rights=export["rights"]))
+    rights_html: str = _made_once(export["rights"], "html",
+                                  lambda: _RIGHTS.render(rights=export["rights"]))
     return head + why + tail + rights_html
-
-
-def _fragment(part: Any, render: Callable[[], str]) -> str:
-    """The HTML of a part shared per policy (``art15``, ``rights``), rendered once: keyed
-    by the part itself (compared by identity), bounded."""
-    hit = _FRAGMENTS.get(id(part))
-    if hit is not None and hit[0] is part:
-        return hit[1]
-    if len(_FRAGMENTS) > 512:
-        _FRAGMENTS.clear()
-    html = render()
-    _FRAGMENTS[id(part)] = (part, html)
-    return html
 
 
 _REDACTED_CELL = f'<td class="r">{escape(REDACTED)}</td>'

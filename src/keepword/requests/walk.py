@@ -452,19 +452,20 @@ class Walker:
         size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
         for chunk in chunked(values, size):
             if whole is not None and (not checked or _plain_text(chunk)):
-                yield self._run_select(conn, cp, col, cols, chunk, whole, fixed, True)
+                yield self._run_select(conn, cp, col, cols, chunk, whole)
                 continue
             # no set parameter here, or a text the JSON form cannot carry: plain ones
             for part in chunked(chunk, self.chunk or CHUNK):
-                yield self._run_select(conn, cp, col, cols, part, whole, fixed, False)
+                yield self._run_select(conn, cp, col, cols, part, None)
 
     def _run_select(self, conn: Connection, cp: CollectionPlan, col: str,  # noqa: PLR0917
                     cols: tuple[str, ...] | None, part: list[Any],
-                    whole: Any, fixed: bool, as_set: bool) -> Sequence[Sequence[Any]]:
-        """One statement of ``_select``: the values as one set parameter, or padded plain
-        parameters, or (a composite key) an expanding list."""
+                    whole: Any) -> Sequence[Sequence[Any]]:
+        """One statement of ``_select``: the values as one set parameter (``whole``), or
+        padded plain parameters, or (a composite key) an expanding list."""
         self.queries += 1
-        if as_set:  # one set parameter: one statement text, prepared
+        fixed = col != "*pk" or cp.single_pk is not None
+        if whole is not None:  # one set parameter: one statement text, prepared
             stmt, params = whole, {"v": part}
         elif fixed:  # pad with the last value: a fixed number of parameters
             n, params = _padded(part, self.chunk or CHUNK)
