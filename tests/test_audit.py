@@ -115,3 +115,36 @@ def test_entries_are_readable_and_hold_refs_only(filled: ControlStore, log: Audi
         got = list(log.entries(conn, object_id="r3"))
     assert len(got) == 1
     assert got[0]["subject"] == "hmac:ab" and got[0]["details"] == {"i": 3}
+
+
+def _head(store: ControlStore) -> tuple[int, bytes]:
+    with store.engine.connect() as conn:
+        seq, digest = conn.execute(text("SELECT seq, digest FROM audit_head")).one()
+    return int(seq), bytes(digest)
+
+
+def test_append_at_chains_onto_the_head_it_was_given(filled: ControlStore, log: AuditLog
+                                                     ) -> None:
+    head = _head(filled)
+    with filled.autocommit() as conn:
+        done = log.append_at(conn, [AuditEvent("request.received", object_id="a"),
+                                    AuditEvent("request.completed", object_id="a")], head)
+    if filled.engine.dialect.name != "postgresql":  # one statement needs a WITH that writes
+        assert done is False and _head(filled) == head
+        return
+    assert done is True
+    result = verify(filled, log)
+    assert result.ok and result.checked == 22 and result.head_seq == 22
+
+
+def test_append_at_a_moved_head_writes_nothing(filled: ControlStore, log: AuditLog) -> None:
+    stale = _head(filled)
+    with filled.session() as s:  # another writer comes first
+        log.append(s, AuditEvent("request.verified", object_id="b"))
+    with filled.autocommit() as conn:
+        done = log.append_at(conn, [AuditEvent("request.completed", object_id="a")], stale)
+    assert done is False
+    assert _head(filled)[0] == 21
+    with filled.engine.connect() as conn:
+        assert [e["object"][1] for e in log.entries(conn, after=20)] == ["b"]
+    assert verify(filled, log).ok

@@ -27,6 +27,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Dialect,
     Integer,
     LargeBinary,
     Table,
@@ -155,6 +156,42 @@ def _riding(table: Table) -> Any:
     return stmt
 
 
+_AT_ONCE: dict[tuple[int, Table | None], Any] = {}
+
+
+def _at_once_statement(n: int, table: Table | None, dialect: Dialect) -> Any:
+    """PostgreSQL, one statement: the head moves from ``:old``/``:old_d`` to ``:new``/``:d``
+    -- only if it still is there -- and, only then, ``n`` entries (and a row of ``table``,
+    parameters ``r_<column>``) are inserted by data-modifying ``WITH``s; it returns how
+    many heads moved (0 or 1). Text, built once per shape (see ``_append_statement``)."""
+    stmt = _AT_ONCE.get((n, table))
+    if stmt is not None:
+        return stmt
+    def typed(name: str, col: Any) -> str:
+        return f"CAST(:{name} AS {col.type.compile(dialect=dialect)})"
+    gate = "WHERE EXISTS (SELECT 1 FROM kw_head)"
+    rows = ", ".join(f"({typed(f'seq{i}', _log.c.seq)}, {typed(f'entry{i}', _log.c.entry)}, "
+                     f"{typed(f'digest{i}', _log.c.digest)})" for i in range(n))
+    parts = ["kw_head AS (UPDATE audit_head SET seq = :new, digest = :d "
+             "WHERE audit_head.id = 1 AND seq = :old AND digest = :old_d RETURNING 1)",
+             "kw_entries AS (INSERT INTO audit_log (seq, entry, digest) SELECT * FROM "
+             f"(VALUES {rows}) AS kw_v (seq, entry, digest) {gate})"]
+    binds = [bindparam(f"{c}{i}", type_=_log.c[c].type) for i in range(n) for c in _LOG_COLS]
+    binds += [bindparam("d", type_=_head.c.digest.type),
+              bindparam("old_d", type_=_head.c.digest.type),
+              bindparam("new", type_=_head.c.seq.type), bindparam("old", type_=_head.c.seq.type)]
+    if table is not None:
+        cols = list(table.columns)
+        names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in cols)
+        values = ", ".join(typed("r_" + c.key, c) for c in cols)
+        parts.append(f"kw_ride AS (INSERT INTO {dialect.identifier_preparer.format_table(table)}"
+                     f" ({names}) SELECT {values} {gate})")
+        binds += [bindparam("r_" + c.key, type_=c.type) for c in cols]
+    stmt = _AT_ONCE[(n, table)] = text(
+        "WITH " + ", ".join(parts) + " SELECT count(*) FROM kw_head").bindparams(*binds)
+    return stmt
+
+
 class AuditLog:
     """Writes and verifies the chain with a key derived from the master key."""
 
@@ -219,6 +256,28 @@ class AuditLog:
             conn.execute(_INSERT, rows)
             conn.execute(_SET_DIGEST, {"d": prev})
         return [last + i for i in range(1, len(events) + 1)]
+
+    def append_at(self, conn: Connection, events: Sequence[AuditEvent], head: tuple[int, bytes],
+                  *, ride: tuple[Table, dict[str, Any]] | None = None) -> bool:
+        """Append ``events`` (and insert ``ride``) in one statement chained onto ``head``
+        (``(seq, digest)`` as read by the caller), on a PostgreSQL connection in autocommit:
+        the statement is its own transaction, with no ``BEGIN``, lock round trip or
+        ``COMMIT``. False when ``head`` is no longer the log's head (another writer came
+        first; nothing is written: append the usual way) or where this cannot be done."""
+        if conn.dialect.name != "postgresql" or not events or len(events) > _ONE_TRIP:
+            return False
+        seq, prev = head
+        at = utcnow().isoformat()
+        params: dict[str, Any] = {"old": seq, "old_d": prev, "new": seq + len(events)}
+        for i, event in enumerate(events):
+            entry = _encode(seq + i + 1, event, at)
+            prev = self._mac(prev, entry)
+            params[f"seq{i}"], params[f"entry{i}"], params[f"digest{i}"] = seq + i + 1, entry, prev
+        params["d"] = prev
+        if ride is not None:
+            params.update({"r_" + k: v for k, v in ride[1].items()})
+        stmt = _at_once_statement(len(events), ride[0] if ride else None, conn.dialect)
+        return bool(conn.execute(stmt, params).scalar())
 
     @staticmethod
     def _reserve(conn: Connection, n: int, ride: tuple[Table, dict[str, Any]] | None = None

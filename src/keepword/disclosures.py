@@ -29,16 +29,19 @@ from sqlalchemy import (
     String,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     literal_column,
+    null,
     select,
     union_all,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword import jsoncodec
-from keepword.audit import AuditEvent, AuditLog
+from keepword.audit import AuditEvent, AuditHead, AuditLog
 from keepword.consent import changes
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.sqlsets import member_of
@@ -133,24 +136,30 @@ def _disclosed(rows: Iterable[Sequence[Any]]) -> list[Disclosure]:
 
 
 _s = SubjectStateEvent.__table__
-_CONTEXT: dict[str, Any] = {}
+_h = AuditHead.__table__
+_CONTEXT: dict[tuple[str, bool], Any] = {}
 
 
-def _context_statement(dialect: str) -> Any:
+def _context_statement(dialect: str, head: bool = False) -> Any:
     """The person's restrictions and disclosures in one round trip (a single access reads
     both): the two selects side by side, told apart by ``src``, each in its own order;
     the references as one set parameter (``sqlsets.member_of``), so the statement is
-    compiled once per backend."""
-    stmt = _CONTEXT.get(dialect)
+    compiled once per backend. ``head`` (PostgreSQL): and the audit log's head, last
+    (its digest as hex text, its sequence number as ``n``)."""
+    stmt = _CONTEXT.get((dialect, head))
     if stmt is None:
-        stmt = _CONTEXT[dialect] = union_all(
+        parts = [
             select(literal(0).label("src"), _s.c.kind, _s.c.action, _s.c.scope, _s.c.reason,
                    _s.c.request_id, _s.c.at, _s.c.id.label("n"))
             .where(member_of(_s.c.subject_ref, "refs", dialect, own_text=True)),
             select(literal(1), _d.c.event_id, _d.c.recipient, _d.c.purpose,
                    cast(_d.c.categories, String), _d.c.legal_basis, _d.c.at, _d.c.id)
-            .where(member_of(_d.c.subject_ref, "refs", dialect, own_text=True)),
-        ).order_by(literal_column("src"), literal_column("at"), literal_column("n"))
+            .where(member_of(_d.c.subject_ref, "refs", dialect, own_text=True))]
+        if head:
+            parts.append(select(literal(2), func.encode(_h.c.digest, "hex"), null(), null(),
+                                null(), null(), null(), _h.c.seq).where(_h.c.id == 1))
+        stmt = _CONTEXT[(dialect, head)] = union_all(*parts).order_by(
+            literal_column("src"), literal_column("at"), literal_column("n"))
     return stmt
 
 
@@ -159,17 +168,32 @@ def state_and_disclosures(session: Session, refs: Sequence[str]
     """``current_state`` and ``disclosures_for`` with one statement."""
     if not refs:
         return SubjectState(), []
+    state, disclosed, _ = _read_context(session.connection(), refs, head=False)
+    return state, disclosed
+
+
+def context_and_head(conn: Connection, refs: Sequence[str]
+                     ) -> tuple[SubjectState, list[Disclosure], tuple[int, bytes] | None]:
+    """``state_and_disclosures`` and, on PostgreSQL, the audit log's head ``(seq,
+    digest)`` in the same statement (for ``AuditLog.append_at``; elsewhere ``None``)."""
+    return _read_context(conn, refs, head=conn.dialect.name == "postgresql")
+
+
+def _read_context(conn: Connection, refs: Sequence[str], *, head: bool
+                  ) -> tuple[SubjectState, list[Disclosure], tuple[int, bytes] | None]:
     state: list[Sequence[Any]] = []
     disclosed: list[Sequence[Any]] = []
-    conn = session.connection()
-    for src, *row in conn.execute(_context_statement(conn.dialect.name),
+    found: tuple[int, bytes] | None = None
+    for src, *row in conn.execute(_context_statement(conn.dialect.name, head),
                                   {"refs": list(refs)}):
         if src == 0:
             state.append(row[:6])
-        else:
+        elif src == 1:
             event_id, recipient, purpose, cats, basis, at = row[:6]
             disclosed.append((event_id, recipient, purpose, jsoncodec.loads(cats), basis, at))
-    return state_of(state), _disclosed(disclosed)
+        else:
+            found = (int(row[6]), bytes.fromhex(row[0]))
+    return state_of(state), _disclosed(disclosed), found
 
 
 def set_integration(session: Session, audit: AuditLog, recipient: str, *, installed: bool,

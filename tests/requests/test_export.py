@@ -6,9 +6,15 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import Connection, text
+
+from keepword import disclosures
+from keepword.audit import AuditEvent
 from keepword.deployment import Deployment
 from keepword.disclosures import record_disclosure
 from keepword.requests import service
@@ -152,3 +158,56 @@ def test_summary_escapes_values_and_marks_redactions(sqlite_dep: Deployment) -> 
     assert "<h3>app / notes (1)</h3>" in html
     assert html == export.render_html(doc)  # the shared parts, rendered once, read the same
     assert "Your rights" in html and policy.organisation.name in html
+
+
+def _restricted_and_disclosed(world: World, dep: Deployment, kw: Keepword) -> str:
+    p = world.people[3]
+    with kw.control.session() as session:
+        record_disclosure(session, kw.audit, refs=[kw.hasher.ref("email", p.email)],
+                          recipient="mailer", purpose="marketing",
+                          categories=["user.contact.email"], legal_basis="consent")
+    assert service.run_request(kw, dep, "restriction", {"email": p.email},
+                               reason="accuracy disputed").status == "completed"
+    return p.email
+
+
+def _check_answer(kw: Keepword, result: service.RequestResult) -> None:
+    export, _ = open_export(result.export)
+    assert [r["reason"] for r in export["restrictions"]] == ["accuracy disputed"]
+    assert [d["recipient"] for d in export["disclosures"]] == ["mailer"]
+    assert service.show(kw, result.id or "").status == "completed"
+    with kw.control.engine.connect() as conn:
+        actions = [e["action"] for e in kw.audit.entries(conn, object_id=result.id)]
+        assert kw.audit.verify(conn).ok
+    assert actions == ["request.received", "request.verified", "request.running",
+                       "request.completed"]
+
+
+def test_an_access_shows_restrictions_and_disclosures_on_each_control_store(
+        sqlite_world: World, sqlite_dep: Deployment, kw: Keepword) -> None:
+    """On PostgreSQL a single access reads them with the audit head and records itself in
+    one statement (``AuditLog.append_at``); on SQLite in one transaction."""
+    email = _restricted_and_disclosed(sqlite_world, sqlite_dep, kw)
+    _check_answer(kw, service.run_request(kw, sqlite_dep, "access", {"email": email}))
+
+
+def test_an_access_whose_audit_head_moved_is_recorded_the_usual_way(
+        sqlite_world: World, sqlite_dep: Deployment, kw: Keepword,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer appended between the context read and the write: nothing is lost,
+    nothing is written twice, the chain holds."""
+    email = _restricted_and_disclosed(sqlite_world, sqlite_dep, kw)
+    real = disclosures.context_and_head
+
+    def then_someone_writes(conn: Connection, refs: Sequence[str]) -> Any:
+        state, disclosed, head = real(conn, refs)
+        with kw.control.session() as session:
+            kw.audit.append(session, AuditEvent("consent.recorded", subject="hmac:other"))
+        return state, disclosed, head
+
+    monkeypatch.setattr(disclosures, "context_and_head", then_someone_writes)
+    result = service.run_request(kw, sqlite_dep, "access", {"email": email})
+    _check_answer(kw, result)
+    with kw.control.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM dsr_requests WHERE id = :i"),
+                            {"i": result.id}).scalar() == 1
