@@ -35,6 +35,7 @@ collection are given their role together (``_arrive_fixed``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from typing import Any, cast
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from keepword import pgpipe
 from keepword.errors import StoreError
 from keepword.requests.plan import (
     CollectionPlan,
@@ -415,12 +417,15 @@ class Walker:
         """Run every pending lookup (chunked IN lists); the visits each row answers."""
         out, self._ready = self._ready, []
         pending, self._pending = self._pending, defaultdict(dict)
+        together = self._together(pending) if len(pending) > 1 else {}
         for group, wanted in pending.items():
             table, col, mode = group
             cp = self.plan.collections[table]
             keys: list[Any] = []
             pks: list[PK] = []
-            for result in self._select(cp, col, [q for q, _ in wanted.values()]):
+            results = together.get(group)
+            for result in results if results is not None else self._select(
+                    cp, col, [q for q, _ in wanted.values()]):
                 got, _ = self._keep(cp, result)
                 pks += got
                 keys += _keys(cp, mode, col, got, result)
@@ -446,36 +451,62 @@ class Walker:
         """One result per chunk of values (one statement per chunk); ``cols``: only
         these columns."""
         conn = self.conns.get(cp.key[0])
+        for stmt, params in self._statements(cp, col, values, cols):
+            yield self._execute(conn, cp, stmt, params)
+
+    def _statements(self, cp: CollectionPlan, col: str, values: list[Any],
+                    cols: tuple[str, ...] | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """The statements of ``_select``, with their parameters: the values as one set
+        parameter, or padded plain parameters, or (a composite key) an expanding list."""
         fixed = col != "*pk" or cp.single_pk is not None
         whole = self.plan.select_any(cp.key, col, cols) if fixed else None
         checked = whole is not None and self.plan.text_set(cp.key, col)
         size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
         for chunk in chunked(values, size):
             if whole is not None and (not checked or _plain_text(chunk)):
-                yield self._run_select(conn, cp, col, cols, chunk, whole)
+                yield whole, {"v": chunk}  # one statement text, prepared
                 continue
             # no set parameter here, or a text the JSON form cannot carry: plain ones
             for part in chunked(chunk, self.chunk or CHUNK):
-                yield self._run_select(conn, cp, col, cols, part, None)
+                if fixed:  # pad with the last value: a fixed number of parameters
+                    n, params = _padded(part, self.chunk or CHUNK)
+                    yield self.plan.select_in(cp.key, col, n, cols), params
+                else:
+                    yield self.plan.select_by(cp.key, col), {"v": part}
 
-    def _run_select(self, conn: Connection, cp: CollectionPlan, col: str,  # noqa: PLR0917
-                    cols: tuple[str, ...] | None, part: list[Any],
-                    whole: Any) -> Sequence[Sequence[Any]]:
-        """One statement of ``_select``: the values as one set parameter (``whole``), or
-        padded plain parameters, or (a composite key) an expanding list."""
+    def _execute(self, conn: Connection, cp: CollectionPlan, stmt: Any,
+                 params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         self.queries += 1
-        fixed = col != "*pk" or cp.single_pk is not None
-        if whole is not None:  # one set parameter: one statement text, prepared
-            stmt, params = whole, {"v": part}
-        elif fixed:  # pad with the last value: a fixed number of parameters
-            n, params = _padded(part, self.chunk or CHUNK)
-            stmt = self.plan.select_in(cp.key, col, n, cols)
-        else:
-            stmt, params = self.plan.select_by(cp.key, col), {"v": part}
         try:
             return conn.execute(stmt, params).all()
         except SQLAlchemyError as exc:
             raise store_error(cp.key[0], exc) from None
+
+    def _together(self, pending: Mapping[tuple[Table, str, str], Mapping[Any, Any]]
+                  ) -> dict[tuple[Table, str, str], list[Sequence[Sequence[Any]]]]:
+        """A round's lookups that are one statement each, sent together per store where
+        the driver can (``pgpipe``: one round trip for a person's addresses, orders and
+        logins); their results by lookup. The others run one by one (``_select``)."""
+        by_store: dict[str, list[tuple[tuple[Table, str, str], tuple[Any, dict[str, Any]]]]] = {}
+        for group, wanted in pending.items():
+            table, col, _ = group
+            if not pgpipe.usable(self.conns.get(table[0])):
+                continue
+            items = list(itertools.islice(self._statements(
+                self.plan.collections[table], col, [q for q, _ in wanted.values()]), 2))
+            if len(items) == 1:
+                by_store.setdefault(table[0], []).append((group, items[0]))
+        out: dict[tuple[Table, str, str], list[Sequence[Sequence[Any]]]] = {}
+        for dataset, sent in by_store.items():
+            if len(sent) < 2:
+                continue
+            self.queries += len(sent)
+            try:
+                results = pgpipe.run_all(self.conns.get(dataset), [item for _, item in sent])
+            except SQLAlchemyError as exc:
+                raise store_error(dataset, exc) from None
+            out.update((group, [rows]) for (group, _), rows in zip(sent, results, strict=True))
+        return out
 
     def select_rows(self, cp: CollectionPlan, col: str, values: list[Any]
                 ) -> Iterator[tuple[PK, Row]]:

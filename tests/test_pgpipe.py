@@ -1,0 +1,96 @@
+"""pgpipe: independent SELECTs in one round trip give what SQLAlchemy gives, one by one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from keepword import pgpipe
+from keepword.control.base import UTCDateTime
+from keepword.sqlsets import member_of
+
+meta = MetaData()
+things = Table(
+    "things", meta,
+    Column("id", Integer, primary_key=True), Column("name", String(40)),
+    Column("at", DateTime(timezone=True)), Column("utc", UTCDateTime()),
+    Column("day", Date), Column("price", Numeric(12, 4)), Column("doc", JSON),
+    Column("blob", LargeBinary), Column("ok", Boolean))
+
+
+@pytest.fixture
+def engine(pg_url: URL) -> Iterator[Engine]:
+    eng = create_engine(pg_url)
+    meta.create_all(eng)
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC)
+    with eng.begin() as conn:
+        conn.execute(insert(things), [
+            {"id": i, "name": f"n{i}\u00e9", "at": at, "utc": at, "day": at.date(),
+             "price": Decimal("1.2345") * i, "doc": {"k": [i, None, "x"]},
+             "blob": bytes([i, 0, 255]), "ok": i % 2 == 0} for i in range(1, 8)])
+    yield eng
+    eng.dispose()
+
+
+def _statements() -> list[tuple[Any, dict[str, Any]]]:
+    by_ids = select(things).where(member_of(things.c.id, "v", "postgresql"))
+    by_names = select(things.c.name, things.c.doc, literal(7).label("seven")).where(
+        member_of(things.c.name, "v", "postgresql", own_text=True))
+    by_price = select(things.c.id, things.c.price).where(things.c.price > bindparam("p"))
+    return [(by_ids, {"v": [1, 3, 5]}), (by_names, {"v": ["n2\u00e9", "n4\u00e9"]}),
+            (by_price, {"p": Decimal("5")}), (by_ids, {"v": []})]
+
+
+def test_results_equal_one_by_one_and_every_statement_is_seen(engine: Engine) -> None:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    with engine.connect() as conn:
+        one_by_one = [[tuple(r) for r in conn.execute(s, p)] for s, p in _statements()]
+        seen.clear()
+        together = pgpipe.run_all(conn, _statements())
+    assert [[tuple(r) for r in rows] for rows in together] == one_by_one
+    assert len(seen) == 4
+    assert one_by_one[0][0][3].tzinfo is not None and one_by_one[1][0][1] == {"k": [2, None, "x"]}
+    assert one_by_one[2] and all(type(r[1]) is Decimal for r in one_by_one[2])
+
+
+def test_a_failing_statement_raises_sqlalchemy_error(engine: Engine) -> None:
+    bad = select(things.c.id).where(things.c.id == bindparam("v", type_=Integer))
+    with engine.connect() as conn, pytest.raises(SQLAlchemyError):
+        pgpipe.run_all(conn, [(bad, {"v": 1}), (bad, {"v": "not a number"})])
+
+
+def test_other_backends_run_one_by_one(tmp_path: Any) -> None:
+    eng = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    meta.create_all(eng)
+    with eng.connect() as conn:
+        assert not pgpipe.usable(conn)
+        assert pgpipe.run_all(conn, [(select(things.c.id), {}), (select(literal(1)), {})]) == [
+            [], [(1,)]]
+    eng.dispose()
