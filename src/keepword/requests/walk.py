@@ -48,7 +48,7 @@ from typing import Any, cast
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from keepword import pgpipe
+from keepword import driver
 from keepword.errors import StoreError
 from keepword.requests.plan import (
     CollectionPlan,
@@ -485,12 +485,12 @@ class Walker:
     def _together(self, pending: Mapping[tuple[Table, str, str], Mapping[Any, Any]]
                   ) -> dict[tuple[Table, str, str], list[Sequence[Sequence[Any]]]]:
         """A round's lookups that are one statement each, sent together per store where
-        the driver can (``pgpipe``: one round trip for a person's addresses, orders and
+        the driver can (``driver.run_all``: one round trip for a person's addresses, orders and
         logins); their results by lookup. The others run one by one (``_select``)."""
         by_store: dict[str, list[tuple[tuple[Table, str, str], tuple[Any, dict[str, Any]]]]] = {}
         for group, wanted in pending.items():
             table, col, _ = group
-            if not pgpipe.usable(self.conns.get(table[0])):
+            if not driver.usable(self.conns.get(table[0])):
                 continue
             items = list(itertools.islice(self._statements(
                 self.plan.collections[table], col, [q for q, _ in wanted.values()]), 2))
@@ -502,7 +502,7 @@ class Walker:
                 continue
             self.queries += len(sent)
             try:
-                results = pgpipe.run_all(self.conns.get(dataset), [item for _, item in sent])
+                results = driver.run_all(self.conns.get(dataset), [item for _, item in sent])
             except SQLAlchemyError as exc:
                 raise store_error(dataset, exc) from None
             out.update((group, [rows]) for (group, _), rows in zip(sent, results, strict=True))

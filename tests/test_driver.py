@@ -1,4 +1,4 @@
-"""pgpipe: independent SELECTs in one round trip give what SQLAlchemy gives, one by one."""
+"""driver: statements run on the driver's connection give what SQLAlchemy gives."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from keepword import pgpipe
+from keepword import driver
 from keepword.control.base import UTCDateTime
 from keepword.sqlsets import member_of
 
@@ -44,9 +44,8 @@ things = Table(
     Column("blob", LargeBinary), Column("ok", Boolean))
 
 
-@pytest.fixture
-def engine(pg_url: URL) -> Iterator[Engine]:
-    eng = create_engine(pg_url)
+def _filled(url: URL) -> Engine:
+    eng = create_engine(url)
     meta.create_all(eng)
     at = dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC)
     with eng.begin() as conn:
@@ -54,6 +53,20 @@ def engine(pg_url: URL) -> Iterator[Engine]:
             {"id": i, "name": f"n{i}\u00e9", "at": at, "utc": at, "day": at.date(),
              "price": Decimal("1.2345") * i, "doc": {"k": [i, None, "x"]},
              "blob": bytes([i, 0, 255]), "ok": i % 2 == 0} for i in range(1, 8)])
+    return eng
+
+
+@pytest.fixture
+def engine(pg_url: URL) -> Iterator[Engine]:
+    eng = _filled(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    url: URL = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    eng = _filled(url)
     yield eng
     eng.dispose()
 
@@ -73,7 +86,7 @@ def test_results_equal_one_by_one_and_every_statement_is_seen(engine: Engine) ->
     with engine.connect() as conn:
         one_by_one = [[tuple(r) for r in conn.execute(s, p)] for s, p in _statements()]
         seen.clear()
-        together = pgpipe.run_all(conn, _statements())
+        together = driver.run_all(conn, _statements())
     assert [[tuple(r) for r in rows] for rows in together] == one_by_one
     assert len(seen) == 4
     assert one_by_one[0][0][3].tzinfo is not None and one_by_one[1][0][1] == {"k": [2, None, "x"]}
@@ -83,14 +96,30 @@ def test_results_equal_one_by_one_and_every_statement_is_seen(engine: Engine) ->
 def test_a_failing_statement_raises_sqlalchemy_error(engine: Engine) -> None:
     bad = select(things.c.id).where(things.c.id == bindparam("v", type_=Integer))
     with engine.connect() as conn, pytest.raises(SQLAlchemyError):
-        pgpipe.run_all(conn, [(bad, {"v": 1}), (bad, {"v": "not a number"})])
+        driver.run_all(conn, [(bad, {"v": 1}), (bad, {"v": "not a number"})])
 
 
 def test_other_backends_run_one_by_one(tmp_path: Any) -> None:
     eng = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     meta.create_all(eng)
     with eng.connect() as conn:
-        assert not pgpipe.usable(conn)
-        assert pgpipe.run_all(conn, [(select(things.c.id), {}), (select(literal(1)), {})]) == [
+        assert not driver.usable(conn)
+        assert driver.run_all(conn, [(select(things.c.id), {}), (select(literal(1)), {})]) == [
             [], [(1,)]]
     eng.dispose()
+
+
+def test_columns_equal_sqlalchemy_rows_on_each_backend(any_engine: Engine) -> None:
+    seen: list[str] = []
+    event.listen(any_engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    dialect = any_engine.dialect.name
+    stmt = select(things).where(member_of(things.c.name, "v", dialect, own_text=True))
+    wanted = {"v": ["n2\u00e9", "n5\u00e9", "nobody"]}
+    with any_engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(stmt, wanted)]
+        seen.clear()
+        cols = driver.columns(conn, stmt, wanted)
+        assert driver.columns(conn, stmt, {"v": ["nobody"]}) == []
+    assert list(zip(*cols, strict=True)) == rows and len(rows) == 2
+    assert len(seen) == 2
+    assert rows[0][3].tzinfo is not None and rows[0][6] == {"k": [2, None, "x"]}

@@ -1,0 +1,159 @@
+"""Statements compiled by SQLAlchemy, run on the driver's own connection.
+
+Two hot paths need less than SQLAlchemy's execution layer gives per statement:
+
+* ``run_all`` -- a walk round asks several collections at once (a person's addresses,
+  orders and logins), none depending on another. SQLAlchemy sends a statement and
+  waits for its answer before the next; on PostgreSQL (psycopg) these are sent
+  together in pipeline mode: one round trip.
+* ``columns`` -- a batch loads thousands of rows of many columns (its requests):
+  SQLAlchemy builds a row object and calls each column's converter row by row; here
+  the driver's rows are converted column by column (``map``, in C) and handed back as
+  columns.
+
+Each statement is compiled by SQLAlchemy once; parameters and results go through the
+type processors SQLAlchemy would apply; its cursor events fire for each statement
+(listeners -- statement counters -- see every one); the driver's errors are raised
+as SQLAlchemy's. What this cannot carry (an expanding parameter, a renamed one) runs
+the usual way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order, for positional drivers
+    defaults: dict[str, Any]  # every parameter's compiled value (overridden at execution)
+    binds: dict[str, Callable[[Any], Any]]  # parameters whose value is converted
+    types: tuple[Any, ...]  # each result column's type (its processor needs the driver's)
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        values = {**self.defaults, **params}
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        if self.positions is None:
+            return values
+        return tuple(values[name] for name in self.positions)
+
+
+_CACHE: dict[tuple[int, str], tuple[Select[Any], _Compiled | None]] = {}
+_CACHE_MAX = 2048
+
+
+def _compiled(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
+    key = (id(stmt), dialect.name)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    made = _compile(stmt, dialect)
+    _CACHE[key] = (stmt, made)
+    return made
+
+
+def _compile(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
+    compiled = stmt.compile(dialect=dialect)
+    if (compiled.post_compile_params or compiled.literal_execute_params
+            or compiled.escaped_bind_names):
+        return None  # rendered or renamed at execution: SQLAlchemy's part
+    binds: dict[str, Callable[[Any], Any]] = {}
+    defaults: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            binds[name] = process
+        if not bind.required:
+            defaults[name] = bind.effective_value
+    positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup \
+        else None
+    return _Compiled(compiled.string, positions, defaults, binds,
+                     tuple(c.type for c in stmt.selected_columns))
+
+
+def usable(conn: Connection) -> bool:
+    """Whether ``run_all`` sends its statements together on this connection."""
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def run_all(conn: Connection, items: Sequence[tuple[Select[Any], Mapping[str, Any]]]
+            ) -> list[list[Sequence[Any]]]:
+    """The rows of each ``(statement, parameters)``, all sent in one round trip where the
+    connection allows (``usable``), else one by one."""
+    dialect = conn.dialect
+    compiled = [_compiled(stmt, dialect) for stmt, _ in items] if usable(conn) else []
+    if len(items) < 2 or not compiled or any(c is None for c in compiled):
+        return [list(conn.execute(stmt, params).all()) for stmt, params in items]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    sent: list[tuple[_Compiled, Any, Any]] = []
+    try:
+        with raw.pipeline():
+            for c, (_, params) in zip(compiled, items, strict=True):
+                assert c is not None
+                cur = raw.cursor()
+                args = _sending(conn, cur, c, params)
+                cur.execute(c.sql, args)
+                sent.append((c, cur, args))
+        out: list[list[Sequence[Any]]] = []
+        for c, cur, args in sent:
+            out.append(list(zip(*_converted(conn, c, cur, args), strict=True)))
+        return out
+    except dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(exc) from None
+
+
+def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
+            ) -> list[list[Any]]:
+    """The rows of ``stmt`` as one list per selected column (converted as SQLAlchemy
+    would); ``[]`` when no row matched."""
+    c = _compiled(stmt, conn.dialect)
+    if c is None:
+        rows = conn.execute(stmt, params).all()
+        return [list(col) for col in zip(*rows, strict=True)]
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        args = _sending(conn, cur, c, params)
+        cur.execute(c.sql, args)
+        return _converted(conn, c, cur, args)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(exc) from None
+    finally:
+        cur.close()
+
+
+def _sending(conn: Connection, cur: Any, c: _Compiled, params: Mapping[str, Any]) -> Any:
+    args = c.args(params)
+    conn.dispatch.before_cursor_execute(conn, cur, c.sql, args, None, False)
+    return args
+
+
+def _converted(conn: Connection, c: _Compiled, cur: Any, args: Any) -> list[list[Any]]:
+    """The cursor's rows, column by column, each column through its type's processor."""
+    rows = cur.fetchall()
+    description = cur.description or ()
+    conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, False)
+    if not rows:
+        return []
+    out: list[list[Any]] = []
+    for values, kind, desc in zip(zip(*rows, strict=True), c.types, description, strict=True):
+        process = kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
+        out.append(list(values) if process is None else list(map(process, values)))
+    return out
+
+
+def _wrapped(exc: Exception) -> Exception:
+    return DBAPIError.instance(None, None, exc, type(exc))
+
+
+__all__ = ["columns", "run_all", "usable"]
