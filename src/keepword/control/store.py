@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from keepword import jsoncodec
+from keepword.control.checkpoint import Checkpointer
 from keepword.errors import StoreError, driver_error
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,6 +37,20 @@ def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
     cur.close()
 
 
+def _checkpointed(engine: Engine, database: Path) -> Checkpointer:
+    """Checkpoints in the background (``checkpoint.py``), not in the committing thread."""
+    checkpointer = Checkpointer(database.resolve())
+
+    def no_auto_checkpoint(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA wal_autocheckpoint = 0")
+        cur.close()
+
+    event.listen(engine, "connect", no_auto_checkpoint)
+    event.listen(engine, "commit", lambda _conn: checkpointer.poke())
+    return checkpointer
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -46,9 +61,10 @@ def alembic_config(engine: Engine) -> Config:
 class ControlStore:
     """Engine + session factory over the control database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpointer: Checkpointer | None = None) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.checkpointer = checkpointer
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> ControlStore:
@@ -60,9 +76,12 @@ class ControlStore:
         # keepword's JSON columns (request results, references) through the fast codec
         engine = create_engine(parsed, json_serializer=jsoncodec.dumps_text,
                                json_deserializer=jsoncodec.column)
+        checkpointer = None
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+            if parsed.database not in (None, "", ":memory:"):
+                checkpointer = _checkpointed(engine, Path(parsed.database))
+        store = cls(engine, checkpointer)
         if migrate:
             store.migrate()
         return store
@@ -95,4 +114,6 @@ class ControlStore:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
