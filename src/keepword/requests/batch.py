@@ -590,13 +590,10 @@ class Batch:
     def _learnt_refs(self, given: Sequence[Sequence[str]],
                      known: Mapping[str, Iterable[str]]) -> list[str]:
         """References of the identities the walk learnt beyond the request's own."""
-        pairs = {(kind, value) for kind, value in given}
-        learnt: dict[str, list[str]] = {}
-        for kind, vals in known.items():
-            new = [v for v in vals if (kind, v) not in pairs]
-            if new:
-                learnt[kind] = new
-        return refs_of(self.kw, learnt) if learnt else []
+        ref = self.kw.hasher.ref
+        mine = [list(p) for p in given]  # (a request names one to a few identities)
+        return sorted({ref(kind, v) for kind, vals in known.items() for v in vals
+                       if [kind, v] not in mine})
 
     def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
         """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""

@@ -100,6 +100,7 @@ class _Planner:
         self.per_row: set[Cell] = set()
         self._static: dict[Table, _Static | None] = {}
         self._shapes: dict[tuple[Any, ...], Outcome] = {}  # outcomes of simple subjects
+        self._sure_of: dict[Table, bool] = {}
         self._names = {t: cp.name for t, cp in walk.plan.collections.items()}
         self._self_ref = {cp.key for cp in walk.plan.collections.values()
                           if any(e.child == cp.key for e in cp.down)}
@@ -138,9 +139,11 @@ class _Planner:
         if len(by_pk) != 1:
             return None
         ((pk, role),) = by_pk.items()
-        if role is not Role.OWN or not self._row(
-                s, self.walk.plan.collections[table], pk, self.walk.rows[table][pk],
-                role).candidate:
+        if role is not Role.OWN:
+            return None
+        cp = self.walk.plan.collections[table]
+        if not self._sure(cp) and not self._row(s, cp, pk, self.walk.rows[table][pk],
+                                                role).candidate:
             return None  # (a candidate keeps nothing)
         ref = (table, pk)
         if ref not in self.deletes:
@@ -155,6 +158,24 @@ class _Planner:
                 deleted[name] = deleted.get(name, 0) + shape[k + 1]
             out = self._shapes[shape] = Outcome(deleted=deleted, found_is_deleted=True)
         return out
+
+    def _sure(self, cp: CollectionPlan) -> bool:
+        """Is every own row of ``cp`` a candidate, whatever its values (what ``_row`` would
+        say, asked once per collection)? Nothing in it can be kept under an exception,
+        and a column that is the subject's in any own row (no owner, naming no one) goes
+        with the row."""
+        sure = self._sure_of.get(cp.key)
+        if sure is None:
+            kept = drop = False
+            for col, strategy in cp.strategies:
+                if strategy is Erasure.KEEP:
+                    exc = self.exceptions.get(cp.fields[col].exception or "")
+                    kept = kept or exc is None or exc.applies_to_erasure
+                elif (strategy is Erasure.DELETE_ROW and cp.owner[col] is None
+                      and col not in cp.naming):
+                    drop = True
+            sure = self._sure_of[cp.key] = drop and not kept
+        return sure
 
     def _plans(self, s: Subject) -> dict[Ref, _RowPlan]:
         """Each own or shared row's plan; one lookup per table, not per row."""
