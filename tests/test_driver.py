@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
@@ -123,3 +124,15 @@ def test_columns_equal_sqlalchemy_rows_on_each_backend(any_engine: Engine) -> No
     assert list(zip(*cols, strict=True)) == rows and len(rows) == 2
     assert len(seen) == 2
     assert rows[0][3].tzinfo is not None and rows[0][6] == {"k": [2, None, "x"]}
+
+
+def test_a_lost_connection_is_invalidated_and_the_next_one_works(engine: Engine) -> None:
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        with pytest.raises(SQLAlchemyError):
+            driver.run_all(conn, _statements())
+        assert conn.invalidated
+    with engine.connect() as conn:  # the pool gives a working connection
+        assert len(driver.run_all(conn, _statements())) == 4

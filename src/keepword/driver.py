@@ -110,7 +110,7 @@ def run_all(conn: Connection, items: Sequence[tuple[Select[Any], Mapping[str, An
             out.append(list(zip(*_converted(conn, c, cur, args), strict=True)))
         return out
     except dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(exc) from None
+        raise _failed(conn, exc) from None
 
 
 def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
@@ -127,7 +127,7 @@ def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
         cur.execute(c.sql, args)
         return _converted(conn, c, cur, args)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(exc) from None
+        raise _failed(conn, exc) from None
     finally:
         cur.close()
 
@@ -152,8 +152,14 @@ def _converted(conn: Connection, c: _Compiled, cur: Any, args: Any) -> list[list
     return out
 
 
-def _wrapped(exc: Exception) -> Exception:
-    return DBAPIError.instance(None, None, exc, type(exc))
+def _failed(conn: Connection, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy's; a lost connection is invalidated (as
+    SQLAlchemy does), so the pool never hands it out again."""
+    lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection,  # type: ignore[arg-type]
+                                      None)
+    if lost:
+        conn.invalidate()
+    return DBAPIError.instance(None, None, exc, type(exc), connection_invalidated=lost)
 
 
 __all__ = ["columns", "run_all", "usable"]
