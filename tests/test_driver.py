@@ -121,8 +121,12 @@ def test_columns_equal_sqlalchemy_rows_on_each_backend(any_engine: Engine) -> No
         seen.clear()
         cols = driver.columns(conn, stmt, wanted)
         assert driver.columns(conn, stmt, {"v": ["nobody"]}) == []
-    assert list(zip(*cols, strict=True)) == rows and len(rows) == 2
-    assert len(seen) == 2
+        as_rows = [tuple(r) for r in driver.rows(conn, stmt, wanted)]
+        keys = driver.rows(conn, select(things.c.id, things.c.name).where(
+            member_of(things.c.name, "v", dialect, own_text=True)), wanted)
+    assert list(zip(*cols, strict=True)) == rows == as_rows and len(rows) == 2
+    assert sorted(keys) == [(2, "n2\u00e9"), (5, "n5\u00e9")]  # (the driver's own tuples)
+    assert len(seen) == 4
     assert rows[0][3].tzinfo is not None and rows[0][6] == {"k": [2, None, "x"]}
 
 

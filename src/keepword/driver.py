@@ -113,6 +113,31 @@ def run_all(conn: Connection, items: Sequence[tuple[Select[Any], Mapping[str, An
         raise _failed(conn, exc) from None
 
 
+def rows(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
+         ) -> Sequence[Sequence[Any]]:
+    """The rows of ``stmt`` as the driver's tuples where no column needs converting
+    (keys, text), else converted as SQLAlchemy would: without a row object each."""
+    c = _compiled(stmt, conn.dialect)
+    if c is None:
+        return conn.execute(stmt, params).all()
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        args = _sending(conn, cur, c, params)
+        cur.execute(c.sql, args)
+        found: list[Sequence[Any]] = list(cur.fetchall())
+        description = cur.description or ()
+        conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, False)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _failed(conn, exc) from None
+    finally:
+        cur.close()
+    processors = _processors(conn, c, description)
+    if not found or not any(processors):
+        return found
+    return list(zip(*(list(values) if p is None else list(map(p, values)) for values, p
+                      in zip(zip(*found, strict=True), processors, strict=True)), strict=True))
+
+
 def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
             ) -> list[list[Any]]:
     """The rows of ``stmt`` as one list per selected column (converted as SQLAlchemy
@@ -145,11 +170,16 @@ def _converted(conn: Connection, c: _Compiled, cur: Any, args: Any) -> list[list
     conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, False)
     if not rows:
         return []
-    out: list[list[Any]] = []
-    for values, kind, desc in zip(zip(*rows, strict=True), c.types, description, strict=True):
-        process = kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
-        out.append(list(values) if process is None else list(map(process, values)))
-    return out
+    return [list(values) if process is None else list(map(process, values))
+            for values, process in zip(zip(*rows, strict=True), _processors(conn, c, description),
+                                       strict=True)]
+
+
+def _processors(conn: Connection, c: _Compiled, description: Sequence[Any]
+                ) -> list[Callable[[Any], Any] | None]:
+    """Each result column's converter (``None``: the driver's value is the value)."""
+    return [kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
+            for kind, desc in zip(c.types, description, strict=True)]
 
 
 def _failed(conn: Connection, exc: Exception) -> Exception:
@@ -162,4 +192,4 @@ def _failed(conn: Connection, exc: Exception) -> Exception:
     return DBAPIError.instance(None, None, exc, type(exc), connection_invalidated=lost)
 
 
-__all__ = ["columns", "run_all", "usable"]
+__all__ = ["columns", "rows", "run_all", "usable"]

@@ -478,7 +478,7 @@ class Walker:
                  params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         self.queries += 1
         try:
-            return conn.execute(stmt, params).all()
+            return driver.rows(conn, stmt, params)
         except SQLAlchemyError as exc:
             raise store_error(cp.key[0], exc) from None
 
