@@ -46,12 +46,12 @@ class _Compiled:
         return tuple(values[name] for name in self.positions)
 
 
-_CACHE: dict[tuple[int, str], tuple[Select[Any], _Compiled | None]] = {}
+_CACHE: dict[tuple[int, str, str], tuple[Select[Any], _Compiled | None]] = {}
 _CACHE_MAX = 2048
 
 
 def _compiled(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
-    key = (id(stmt), dialect.name)
+    key = (id(stmt), dialect.name, dialect.driver)  # (drivers differ in parameter style)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is stmt:
         return hit[1]
