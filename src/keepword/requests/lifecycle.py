@@ -272,31 +272,43 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
     if len(reqs) == 1:
         return [transition(reqs[0], to, reason=reason, actor=actor, now=now,
                            details=details[0] if details else None)]
-    groups: dict[tuple[str, str], list[int]] = {}
-    allowed: dict[str, bool] = {}
-    ended = to in ENDED
-    for j, req in enumerate(reqs):
-        current = req.status
-        ok = allowed.get(current)
-        if ok is None:
-            ok = allowed[current] = to in TRANSITIONS.get(Status(current), frozenset())
-        if not ok:
-            raise KeepwordError(f"request {req.id} is {current}; it cannot become {to.value}")
-        req.status, req.updated_at, req.reason = to.value, now, reason
-        if to is Status.VERIFIED and req.verified_at is None:
-            req.verified_at = now
-        if ended:
-            req.ended_at, req.sealed = now, None
-        members = groups.get((req.kind, current))
-        if members is None:
-            members = groups[(req.kind, current)] = []
-        members.append(j)
+    if not reqs:
+        return []
+    starts = list(zip(map(attrgetter("kind"), reqs), map(attrgetter("status"), reqs),
+                      strict=True))
+    _move_all(reqs, {status for _, status in starts}, to, now, reason)
+    groups: dict[tuple[str, str], list[int]]
+    if starts.count(starts[0]) == len(starts):  # one kind, one starting state (in C)
+        groups = {starts[0]: list(range(len(reqs)))}
+    else:
+        groups = {}
+        for j, start in enumerate(starts):
+            groups.setdefault(start, []).append(j)
     action = f"request.{to.value}"
     return [_batch_entry(action, actor, {"kind": kind, "from": current},
                          [reqs[j] for j in members],
                          [details[j] for j in members] if details else None, reason,
                          batch_id=batch_id)
             for (kind, current), members in groups.items()]
+
+
+def _move_all(reqs: Sequence[Req], starting: set[str], to: Status, now: datetime,
+              reason: str | None) -> None:
+    """``transition``'s changes to each request, once every starting state is known to
+    allow the move (nothing is changed otherwise)."""
+    for current in starting:
+        if to not in TRANSITIONS.get(Status(current), frozenset()):
+            first = next(r for r in reqs if r.status == current)
+            raise KeepwordError(f"request {first.id} is {current}; it cannot become {to.value}")
+    for req in reqs:
+        req.status, req.updated_at, req.reason = to.value, now, reason
+    if to is Status.VERIFIED:
+        for req in reqs:
+            if req.verified_at is None:
+                req.verified_at = now
+    if to in ENDED:
+        for req in reqs:
+            req.ended_at, req.sealed = now, None
 
 
 def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],  # noqa: PLR0917
