@@ -202,6 +202,7 @@ class _Hot:
     # first from the subject's own person row; from any other row, ``down`` is followed)
     lane_down: tuple[_Down, ...]
     rest_down: tuple[_Down, ...]
+    lane_seeds: tuple[tuple[str, tuple[Table, str]], ...]  # lane_down: (column, lane lookup)
     anonymous: bool  # no naming column: role_of returns the role the row is reached with
     admin: str | None  # administered_by
     context: bool  # shared_context
@@ -229,7 +230,8 @@ def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> 
             and all(by_pk and p.key != key for _, _, p, by_pk in up))
     lane_down = tuple(d for d in down if cp.root and d[2].key in lane)
     rest_down = tuple(d for d in down if d not in lane_down)
-    return _Hot(cp, key, values, down, up, lane_down, rest_down,
+    lane_seeds = tuple((d[0], (d[2].key, d[3])) for d in lane_down)
+    return _Hot(cp, key, values, down, up, lane_down, rest_down, lane_seeds,
                 shortcuts and not cp.naming, cp.administered_by,
                 cp.shared_context, bulk, {c: f.belongs_to for c, f in cp.fields.items()},
                 shortcuts)
@@ -708,9 +710,9 @@ class Walker:
     def _virtual_down(self, i: int, s: Subject, cp: CollectionPlan, pk: PK) -> None:
         origin = (cp.key, pk)
         hot = self._hot(cp.key)
-        for parent_col, _, child, col, *_ in hot.lane_down:
+        for parent_col, target in hot.lane_seeds:
             for v in s.values.get((cp.key, parent_col), ()):
-                self._lane_want.setdefault((child.key, col), {}).setdefault(v, set()).add(i)
+                _owned_by(self._lane_want, target, v, i, None)
         for parent_col, group, child, col, by_pk, fast, _ in hot.rest_down:
             for v in s.values.get((cp.key, parent_col), ()):
                 self._want_in(group, child, by_pk, v, v, (i, "down", col, origin, Role.OWN, fast))
@@ -771,12 +773,11 @@ class Walker:
                 slot[1].append(visit)
 
     def _seed_lane(self, i: int, hot: _Hot, row: Row) -> None:
-        want = self._lane_want
-        for parent_col, _, child, child_col, *_ in hot.lane_down:
+        want, mine = self._lane_want, None
+        for parent_col, target in hot.lane_seeds:
             v = row[parent_col]
             if v is not None:
-                v = v if type(v) in _PLAIN else canon(v)
-                want.setdefault((child.key, child_col), {}).setdefault(v, set()).add(i)
+                mine = _owned_by(want, target, v if type(v) in _PLAIN else canon(v), i, mine)
 
     # -- the erasure lane ------------------------------------------------------------
     def _expand_lane(self, subjects: list[Subject]) -> None:
@@ -1017,6 +1018,24 @@ def _lane_keys(result: Sequence[Sequence[Any]], npk: int) -> list[PK]:
         return list(zip(_column(result, 1)))
     return [tuple(x if type(x) in _PLAIN else canon(x) for x in row[1:1 + npk])
             for row in result]
+
+
+def _owned_by(want: dict[tuple[Table, str], dict[Any, set[int]]], target: tuple[Table, str],
+              v: Any, i: int, mine: set[int] | None) -> set[int] | None:
+    """Subject ``i`` asks for the lane rows of ``target`` whose link is ``v``. Owner sets
+    are shared (one ``{i}`` for every lane edge of a row; ``_hand_down`` passes them
+    down), so one is never changed: a second owner makes a new set. Returns ``{i}``."""
+    into = want.get(target)
+    if into is None:
+        into = want[target] = {}
+    owners = into.get(v)
+    if owners is None:
+        if mine is None:
+            mine = {i}
+        into[v] = mine
+    elif i not in owners:
+        into[v] = owners | {i}
+    return mine
 
 
 def _hand_down(into: dict[Any, set[int]], links: list[Any], whose: list[set[int] | None]
