@@ -18,7 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -258,12 +258,14 @@ class AuditLog:
         return [last + i for i in range(1, len(events) + 1)]
 
     def append_at(self, conn: Connection, events: Sequence[AuditEvent], head: tuple[int, bytes],
-                  *, ride: tuple[Table, dict[str, Any]] | None = None) -> bool:
+                  *, ride: tuple[Table, dict[str, Any]] | None = None,
+                  before: Callable[[], object] | None = None) -> bool:
         """Append ``events`` (and insert ``ride``) in one statement chained onto ``head``
         (``(seq, digest)`` as read by the caller), on a PostgreSQL connection in autocommit:
         the statement is its own transaction, with no ``BEGIN``, lock round trip or
         ``COMMIT``. False when ``head`` is no longer the log's head (another writer came
-        first; nothing is written: append the usual way) or where this cannot be done."""
+        first; nothing is written: append the usual way) or where this cannot be done.
+        ``before``: called just before the statement is sent (what must be done first)."""
         if conn.dialect.name != "postgresql" or not events or len(events) > _ONE_TRIP:
             return False
         seq, prev = head
@@ -277,6 +279,8 @@ class AuditLog:
         if ride is not None:
             params.update({"r_" + k: v for k, v in ride[1].items()})
         stmt = _at_once_statement(len(events), ride[0] if ride else None, conn.dialect)
+        if before is not None:
+            before()
         return bool(conn.execute(stmt, params).scalar())
 
     @staticmethod

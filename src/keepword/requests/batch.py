@@ -303,9 +303,10 @@ class Batch:
         with self.kw.control.autocommit() as conn:
             state, disclosed, head = context_and_head(conn, refs)
             events, file = self._answered(walk, s, refs, (state, disclosed), exports, now)
-            file.result()  # the answer exists before the request says so
             done = head is not None and self.kw.audit.append_at(
-                conn, [*self.intake, *events], head, ride=(requests_table(), row_values(req)))
+                conn, [*self.intake, *events], head, ride=(requests_table(), row_values(req)),
+                before=file.result)  # the answer exists before the request says so
+        file.result()
         if done:
             self.new, self.intake = [], []
         else:
