@@ -140,3 +140,25 @@ def test_a_lost_connection_is_invalidated_and_the_next_one_works(engine: Engine)
         assert conn.invalidated
     with engine.connect() as conn:  # the pool gives a working connection
         assert len(driver.run_all(conn, _statements())) == 4
+
+
+def test_execute_many_writes_each_row_with_the_shared_values_converted_once(
+        any_engine: Engine) -> None:
+    from sqlalchemy import update
+
+    at = dt.datetime(2027, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+    stmt = update(things).where(things.c.id == bindparam("k_id")).values(
+        name=bindparam("k_name", type_=String()), utc=bindparam("k_utc", type_=UTCDateTime()))
+    rows = [(1, "one\x00nul"), (2, "two")]
+    with any_engine.begin() as conn:
+        done = driver.execute_many(conn, stmt, {"k_utc": at}, ("k_id", "k_name"), rows)
+        if any_engine.dialect.name != "sqlite":  # (named parameters: SQLAlchemy's part)
+            assert done is False
+            return
+        assert done is True
+        assert driver.execute_many(conn, stmt, {}, ("k_id", "k_utc"), [(1, at)]) is False
+    with any_engine.connect() as conn:
+        got = conn.execute(select(things.c.id, things.c.name, things.c.utc)
+                           .where(things.c.id <= 3).order_by(things.c.id)).all()
+    assert [tuple(r) for r in got] == [(1, "one\x00nul", at), (2, "two", at),
+                                        (3, "n3\u00e9", got[2][2])]

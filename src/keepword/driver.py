@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -78,7 +79,7 @@ def _compile(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
     positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup \
         else None
     return _Compiled(compiled.string, positions, defaults, binds,
-                     tuple(c.type for c in stmt.selected_columns))
+                     tuple(c.type for c in getattr(stmt, "selected_columns", ())))
 
 
 def usable(conn: Connection) -> bool:
@@ -157,6 +158,40 @@ def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
         cur.close()
 
 
+def execute_many(conn: Connection, stmt: Any, fixed: Mapping[str, Any],
+                 names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Run ``stmt`` (a write) once per row in one ``executemany`` on a positional driver
+    (SQLite): ``fixed``, the values every row shares (converted once); ``rows``, tuples of
+    the ``names`` parameters, already as the driver takes them (parameters with a
+    converter are refused). False when this cannot be done here (nothing was run)."""
+    c = _compiled(stmt, conn.dialect)
+    if (c is None or c.positions is None or not rows
+            or any(n in c.binds for n in names)):
+        return False
+    shared = {**c.defaults, **fixed}
+    for name, process in c.binds.items():
+        if name in shared:
+            shared[name] = process(shared[name])
+    keys = [k for k in shared if k not in names]
+    at = {n: j for j, n in enumerate([*names, *keys])}
+    if any(p not in at for p in c.positions):
+        return False
+    pick = itemgetter(*(at[p] for p in c.positions))
+    tail = tuple(shared[k] for k in keys)
+    args = [pick(row + tail) for row in rows] if len(c.positions) > 1 else [
+        (pick(row + tail),) for row in rows]
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        conn.dispatch.before_cursor_execute(conn, cur, c.sql, args, None, True)
+        cur.executemany(c.sql, args)
+        conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, True)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _failed(conn, exc) from None
+    finally:
+        cur.close()
+    return True
+
+
 def _sending(conn: Connection, cur: Any, c: _Compiled, params: Mapping[str, Any]) -> Any:
     args = c.args(params)
     conn.dispatch.before_cursor_execute(conn, cur, c.sql, args, None, False)
@@ -192,4 +227,4 @@ def _failed(conn: Connection, exc: Exception) -> Exception:
     return DBAPIError.instance(None, None, exc, type(exc), connection_invalidated=lost)
 
 
-__all__ = ["columns", "rows", "run_all", "usable"]
+__all__ = ["columns", "execute_many", "rows", "run_all", "usable"]
