@@ -731,7 +731,8 @@ class Walker:
         if role is Role.LINKED:
             return
         row = cache[pk]
-        if role is Role.OWN:
+        root = role is Role.OWN and pk in s.roots.get(hot.key, ())
+        if role is Role.OWN and not root:  # (a person row's values: registered when found)
             values = s.values
             for col, vkey in hot.values:
                 v = row[col]
@@ -739,7 +740,7 @@ class Walker:
                     values[vkey].add(v if type(v) in _PLAIN else canon(v))
         if hot.admin and row[hot.admin] is not None:
             s.administered.add((hot.key, hot.admin, canon(row[hot.admin])))
-        if hot.lane_down and role is Role.OWN and pk in s.roots.get(hot.key, ()):
+        if hot.lane_down and root:
             self._seed_lane(i, hot, row)  # their own person row: the lane finds the rest
             if hot.rest_down:
                 self._down(i, hot, hot.rest_down, pk, row, role)
