@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from keepword import jsoncodec
+from keepword import driver, jsoncodec
 from keepword.control.base import Base, utcnow
 
 GENESIS = b"\x00" * 32
@@ -281,7 +281,8 @@ class AuditLog:
         stmt = _at_once_statement(len(events), ride[0] if ride else None, conn.dialect)
         if before is not None:
             before()
-        return bool(conn.execute(stmt, params).scalar())
+        rows = driver.rows(conn, stmt, params)
+        return bool(rows and rows[0][0])
 
     @staticmethod
     def _reserve(conn: Connection, n: int, ride: tuple[Table, dict[str, Any]] | None = None

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from keepword import jsoncodec
+from keepword import driver, jsoncodec
 from keepword.audit import AuditEvent, AuditHead, AuditLog
 from keepword.consent import changes
 from keepword.control.base import Base, UTCDateTime, utcnow
@@ -184,8 +184,8 @@ def _read_context(conn: Connection, refs: Sequence[str], *, head: bool
     state: list[Sequence[Any]] = []
     disclosed: list[Sequence[Any]] = []
     found: tuple[int, bytes] | None = None
-    for src, *row in conn.execute(_context_statement(conn.dialect.name, head),
-                                  {"refs": list(refs)}):
+    for src, *row in driver.rows(conn, _context_statement(conn.dialect.name, head),
+                                 {"refs": list(refs)}):
         if src == 0:
             state.append(row[:6])
         elif src == 1:

@@ -212,7 +212,10 @@ def _converted(conn: Connection, c: _Compiled, cur: Any, args: Any) -> list[list
 
 def _processors(conn: Connection, c: _Compiled, description: Sequence[Any]
                 ) -> list[Callable[[Any], Any] | None]:
-    """Each result column's converter (``None``: the driver's value is the value)."""
+    """Each result column's converter (``None``: the driver's value is the value; a
+    textual statement declares no column types)."""
+    if not c.types:
+        return [None] * len(description)
     return [kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
             for kind, desc in zip(c.types, description, strict=True)]
 
