@@ -1,21 +1,25 @@
 """Statements compiled by SQLAlchemy, run on the driver's own connection.
 
-Two hot paths need less than SQLAlchemy's execution layer gives per statement:
+The hot paths of requests need less than SQLAlchemy's execution layer gives per
+statement and per row:
 
 * ``run_all`` -- a walk round asks several collections at once (a person's addresses,
   orders and logins), none depending on another. SQLAlchemy sends a statement and
   waits for its answer before the next; on PostgreSQL (psycopg) these are sent
   together in pipeline mode: one round trip.
+* ``rows`` -- a lookup's rows as the driver's own tuples where no column needs
+  converting (keys, text), without a row object each; a single access's control
+  statements without the execution layer's work per statement.
 * ``columns`` -- a batch loads thousands of rows of many columns (its requests):
-  SQLAlchemy builds a row object and calls each column's converter row by row; here
-  the driver's rows are converted column by column (``map``, in C) and handed back as
-  columns.
+  converted column by column (``map``, in C) and handed back as columns.
+* ``execute_many`` -- a batch writes thousands of rows (SQLite): one ``executemany``
+  with the values every row shares converted once.
 
 Each statement is compiled by SQLAlchemy once; parameters and results go through the
 type processors SQLAlchemy would apply; its cursor events fire for each statement
 (listeners -- statement counters -- see every one); the driver's errors are raised
-as SQLAlchemy's. What this cannot carry (an expanding parameter, a renamed one) runs
-the usual way.
+as SQLAlchemy's, and a lost connection is invalidated. What this cannot carry (an
+expanding parameter, a renamed one) runs the usual way.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,11 @@ class _Compiled:
         return tuple(values[name] for name in self.positions)
 
 
-_CACHE: dict[tuple[int, str, str], tuple[Select[Any], _Compiled | None]] = {}
+_CACHE: dict[tuple[int, str, str], tuple[Executable, _Compiled | None]] = {}
 _CACHE_MAX = 2048
 
 
-def _compiled(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
+def _compiled(stmt: Executable, dialect: Dialect) -> _Compiled | None:
     key = (id(stmt), dialect.name, dialect.driver)  # (drivers differ in parameter style)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is stmt:
@@ -63,8 +68,8 @@ def _compiled(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
     return made
 
 
-def _compile(stmt: Select[Any], dialect: Dialect) -> _Compiled | None:
-    compiled = stmt.compile(dialect=dialect)
+def _compile(stmt: Executable, dialect: Dialect) -> _Compiled | None:
+    compiled = cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=dialect))
     if (compiled.post_compile_params or compiled.literal_execute_params
             or compiled.escaped_bind_names):
         return None  # rendered or renamed at execution: SQLAlchemy's part
@@ -87,7 +92,7 @@ def usable(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
 
 
-def run_all(conn: Connection, items: Sequence[tuple[Select[Any], Mapping[str, Any]]]
+def run_all(conn: Connection, items: Sequence[tuple[Executable, Mapping[str, Any]]]
             ) -> list[list[Sequence[Any]]]:
     """The rows of each ``(statement, parameters)``, all sent in one round trip where the
     connection allows (``usable``), else one by one."""
@@ -114,7 +119,7 @@ def run_all(conn: Connection, items: Sequence[tuple[Select[Any], Mapping[str, An
         raise _failed(conn, exc) from None
 
 
-def rows(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
+def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any]
          ) -> Sequence[Sequence[Any]]:
     """The rows of ``stmt`` as the driver's tuples where no column needs converting
     (keys, text), else converted as SQLAlchemy would: without a row object each."""
@@ -139,7 +144,7 @@ def rows(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
                       in zip(zip(*found, strict=True), processors, strict=True)), strict=True))
 
 
-def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
+def columns(conn: Connection, stmt: Executable, params: Mapping[str, Any]
             ) -> list[list[Any]]:
     """The rows of ``stmt`` as one list per selected column (converted as SQLAlchemy
     would); ``[]`` when no row matched."""
@@ -158,7 +163,7 @@ def columns(conn: Connection, stmt: Select[Any], params: Mapping[str, Any]
         cur.close()
 
 
-def execute_many(conn: Connection, stmt: Any, fixed: Mapping[str, Any],
+def execute_many(conn: Connection, stmt: Executable, fixed: Mapping[str, Any],
                  names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> bool:
     """Run ``stmt`` (a write) once per row in one ``executemany`` on a positional driver
     (SQLite): ``fixed``, the values every row shares (converted once); ``rows``, tuples of
