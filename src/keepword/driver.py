@@ -93,13 +93,13 @@ def usable(conn: Connection) -> bool:
 
 
 def run_all(conn: Connection, items: Sequence[tuple[Executable, Mapping[str, Any]]]
-            ) -> list[list[Sequence[Any]]]:
+            ) -> list[Sequence[Sequence[Any]]]:
     """The rows of each ``(statement, parameters)``, all sent in one round trip where the
     connection allows (``usable``), else one by one."""
     dialect = conn.dialect
     compiled = [_compiled(stmt, dialect) for stmt, _ in items] if usable(conn) else []
     if len(items) < 2 or not compiled or any(c is None for c in compiled):
-        return [list(conn.execute(stmt, params).all()) for stmt, params in items]
+        return [rows(conn, stmt, params) for stmt, params in items]
     raw = conn.connection.driver_connection
     assert raw is not None
     sent: list[tuple[_Compiled, Any, Any]] = []
@@ -111,10 +111,7 @@ def run_all(conn: Connection, items: Sequence[tuple[Executable, Mapping[str, Any
                 args = _sending(conn, cur, c, params)
                 cur.execute(c.sql, args)
                 sent.append((c, cur, args))
-        out: list[list[Sequence[Any]]] = []
-        for c, cur, args in sent:
-            out.append(list(zip(*_converted(conn, c, cur, args), strict=True)))
-        return out
+        return [_as_rows(*_fetched(conn, c, cur, args)) for c, cur, args in sent]
     except dialect.loaded_dbapi.Error as exc:
         raise _failed(conn, exc) from None
 
@@ -126,22 +123,7 @@ def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any]
     c = _compiled(stmt, conn.dialect)
     if c is None:
         return conn.execute(stmt, params).all()
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        args = _sending(conn, cur, c, params)
-        cur.execute(c.sql, args)
-        found: list[Sequence[Any]] = list(cur.fetchall())
-        description = cur.description or ()
-        conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, False)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _failed(conn, exc) from None
-    finally:
-        cur.close()
-    processors = _processors(conn, c, description)
-    if not found or not any(processors):
-        return found
-    return list(zip(*(list(values) if p is None else list(map(p, values)) for values, p
-                      in zip(zip(*found, strict=True), processors, strict=True)), strict=True))
+    return _as_rows(*_run(conn, c, params))
 
 
 def columns(conn: Connection, stmt: Executable, params: Mapping[str, Any]
@@ -150,17 +132,9 @@ def columns(conn: Connection, stmt: Executable, params: Mapping[str, Any]
     would); ``[]`` when no row matched."""
     c = _compiled(stmt, conn.dialect)
     if c is None:
-        rows = conn.execute(stmt, params).all()
-        return [list(col) for col in zip(*rows, strict=True)]
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        args = _sending(conn, cur, c, params)
-        cur.execute(c.sql, args)
-        return _converted(conn, c, cur, args)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _failed(conn, exc) from None
-    finally:
-        cur.close()
+        found = conn.execute(stmt, params).all()
+        return [list(col) for col in zip(*found, strict=True)]
+    return _as_columns(*_run(conn, c, params))
 
 
 def execute_many(conn: Connection, stmt: Executable, fixed: Mapping[str, Any],
@@ -203,16 +177,44 @@ def _sending(conn: Connection, cur: Any, c: _Compiled, params: Mapping[str, Any]
     return args
 
 
-def _converted(conn: Connection, c: _Compiled, cur: Any, args: Any) -> list[list[Any]]:
-    """The cursor's rows, column by column, each column through its type's processor."""
-    rows = cur.fetchall()
+def _run(conn: Connection, c: _Compiled, params: Mapping[str, Any]
+         ) -> tuple[list[Sequence[Any]], list[Callable[[Any], Any] | None]]:
+    """One statement on a cursor of its own: ``_fetched``."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        args = _sending(conn, cur, c, params)
+        cur.execute(c.sql, args)
+        return _fetched(conn, c, cur, args)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _failed(conn, exc) from None
+    finally:
+        cur.close()
+
+
+def _fetched(conn: Connection, c: _Compiled, cur: Any, args: Any
+             ) -> tuple[list[Sequence[Any]], list[Callable[[Any], Any] | None]]:
+    """The cursor's rows as the driver gives them, and each column's converter."""
+    found: list[Sequence[Any]] = list(cur.fetchall())
     description = cur.description or ()
     conn.dispatch.after_cursor_execute(conn, cur, c.sql, args, None, False)
-    if not rows:
+    return found, _processors(conn, c, description)
+
+
+def _as_columns(found: list[Sequence[Any]], processors: list[Callable[[Any], Any] | None]
+                ) -> list[list[Any]]:
+    """Rows as columns, each through its converter (``map``, in C)."""
+    if not found:
         return []
-    return [list(values) if process is None else list(map(process, values))
-            for values, process in zip(zip(*rows, strict=True), _processors(conn, c, description),
-                                       strict=True)]
+    return [list(values) if p is None else list(map(p, values))
+            for values, p in zip(zip(*found, strict=True), processors, strict=True)]
+
+
+def _as_rows(found: list[Sequence[Any]], processors: list[Callable[[Any], Any] | None]
+             ) -> Sequence[Sequence[Any]]:
+    """The driver's rows as they are when no column needs converting, else converted."""
+    if not found or not any(processors):
+        return found
+    return list(zip(*_as_columns(found, processors), strict=True))
 
 
 def _processors(conn: Connection, c: _Compiled, description: Sequence[Any]

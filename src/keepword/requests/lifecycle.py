@@ -160,15 +160,10 @@ class RequestRow:
 Req = DsrRequest | RequestRow  # what transitions and saves accept
 
 
-def load_rows(session: Session, where: ColumnElement[bool], params: Mapping[str, Any]
-              ) -> list[RequestRow]:
-    """The requests matching ``where`` (Core: column types convert, no ORM identity map)."""
-    return _rows_of(session, select(requests_table()).where(where), params)
-
-
-def _rows_of(session: Session, stmt: Any, params: Mapping[str, Any]) -> list[RequestRow]:
-    """Read column-wise on the driver's connection (``driver.columns``): a batch loads
-    thousands of requests of 22 columns."""
+def load_rows(session: Session, stmt: Any, params: Mapping[str, Any]) -> list[RequestRow]:
+    """The requests ``stmt`` (a select of the whole table) finds: Core, no ORM identity
+    map, read column-wise on the driver's connection (``driver.columns``) -- a batch
+    loads thousands of requests of 22 columns."""
     return list(map(RequestRow, *driver.columns(session.connection(), stmt, params)))
 
 
@@ -185,7 +180,7 @@ def load_by_ids(session: Session, ids: Sequence[str]) -> list[RequestRow]:
         stmt = _BY_IDS[dialect] = select(table).where(
             member_of(table.c.id, "ids", dialect, own_text=True))
     return [r for part in chunked(list(ids), chunk_for(table.c.id, dialect, own_text=True))
-            for r in _rows_of(session, stmt, {"ids": part})]
+            for r in load_rows(session, stmt, {"ids": part})]
 
 
 class Vault:

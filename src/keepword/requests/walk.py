@@ -1025,7 +1025,8 @@ def _owned_by(want: dict[tuple[Table, str], dict[Any, set[int]]], target: tuple[
               v: Any, i: int, mine: set[int] | None) -> set[int] | None:
     """Subject ``i`` asks for the lane rows of ``target`` whose link is ``v``. Owner sets
     are shared (one ``{i}`` for every lane edge of a row; ``_hand_down`` passes them
-    down), so one is never changed: a second owner makes a new set. Returns ``{i}``."""
+    down), so one is never changed: a second owner makes a new set. Returns the set
+    ``{i}`` shared by the row's edges (``mine``, made here when first needed)."""
     into = want.get(target)
     if into is None:
         into = want[target] = {}
