@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from keepword.sqlsets import binds_set, chunked, member_of
+from keepword.sqlsets import binds_set, chunked, member_of, update_members
 
 
 def test_member_of_finds_exactly_the_given_keys(store_url: URL) -> None:
@@ -30,6 +30,36 @@ def test_member_of_finds_exactly_the_given_keys(store_url: URL) -> None:
             codes = {i for (i,) in conn.execute(by_code, {"v": ["c5", "c7", "x'; --"]})}
         assert got == {i for i in wanted if 1 <= i <= 1200}
         assert codes == {5, 7}
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
+def test_update_members_changes_exactly_the_given_rows_once(store_url: URL) -> None:
+    """The joined form SQLite gets (and ``member_of`` elsewhere): listed rows change,
+    each counted once however often it is listed; others and absent keys do nothing."""
+    engine = sa.create_engine(store_url)
+    meta = sa.MetaData()
+    t = sa.Table("kw_upd_members", meta, sa.Column("id", sa.String(20), primary_key=True),
+                 sa.Column("n", sa.Integer), sa.Column("code", sa.String(20)))
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{"id": f"r{i}", "n": i, "code": "old"}
+                                      for i in range(300)])
+        name = engine.dialect.name
+        by_id = update_members(t, t.c.id, "v", name, own_text=True).values(
+            code=sa.bindparam("c"))
+        by_n = update_members(t, t.c.n, "v", name).values(code="by-n")
+        with engine.begin() as conn:
+            keys = ["r3", "r3", "r7", "r299", "nobody", "x'; --"]
+            assert conn.execute(by_id, {"v": keys, "c": "new"}).rowcount == 3
+            assert conn.execute(by_n, {"v": [10, 11, 11, 500]}).rowcount == 2
+        with engine.connect() as conn:
+            found = conn.execute(sa.select(t.c.id, t.c.code).where(t.c.code != "old"))
+            changed = {row[0]: row[1] for row in found}
+        assert changed == {"r3": "new", "r7": "new", "r299": "new", "r10": "by-n",
+                           "r11": "by-n"}
     finally:
         meta.drop_all(engine)
         engine.dispose()

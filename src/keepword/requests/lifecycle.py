@@ -49,7 +49,7 @@ from keepword.audit import AuditEvent
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.errors import InputError, KeepwordError, Location, NotFoundError, Problem
 from keepword.policy.models import Deadline, Regulation
-from keepword.sqlsets import chunk_for, chunked, member_of
+from keepword.sqlsets import chunk_for, chunked, member_of, update_members
 
 
 class Kind(StrEnum):
@@ -420,8 +420,8 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         skey = (*same, conn.dialect.name)
         stmt = _SAME.get(skey)
         if stmt is None:
-            stmt = _SAME[skey] = update(table).where(
-                member_of(table.c.id, "k_ids", conn.dialect.name, own_text=True)).values(
+            stmt = _SAME[skey] = update_members(
+                table, table.c.id, "k_ids", conn.dialect.name, own_text=True).values(
                 {c: bindparam("k_" + c, type_=table.c[c].type) for c in same})
         size = chunk_for(table.c.id, conn.dialect.name, own_text=True)
         for part in chunked([r.id for r in reqs], size):

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keepword.requests.plan import CollectionPlan, Plan, Table
 from keepword.requests.walk import PK, store_error
-from keepword.sqlsets import CHUNK, chunk_for, chunked, member_of
+from keepword.sqlsets import CHUNK, chunk_for, chunked, member_of, update_members
 
 Cell = tuple[Table, PK, str]
 
@@ -194,7 +194,9 @@ def _statement(cp: CollectionPlan, kind: str, cols: tuple[str, ...], dialect: st
         single = cp.single_pk
         where = (member_of(t.c[single], _P + "k", dialect) if single
                  else cp.pk_expr().in_(sa.bindparam(_P + "k", expanding=True)))
-        stmt = (sa.delete(t).where(where) if kind == "delete" else sa.update(t).where(where)
+        changed = (update_members(t, t.c[single], _P + "k", dialect) if single
+                   else sa.update(t).where(where))
+        stmt = (sa.delete(t).where(where) if kind == "delete" else changed
                 .values({t.c[c]: sa.bindparam(_P + "v_" + c) for c in cols}))
         if len(_STATEMENTS) > 4096:
             _STATEMENTS.clear()
