@@ -130,6 +130,29 @@ def test_columns_equal_sqlalchemy_rows_on_each_backend(any_engine: Engine) -> No
     assert rows[0][3].tzinfo is not None and rows[0][6] == {"k": [2, None, "x"]}
 
 
+def test_repeated_values_convert_once_and_equal_sqlalchemy(any_engine: Engine) -> None:
+    """Many rows sharing timestamps (a batch received together): each column equals
+    SQLAlchemy's; a timestamp is converted once and shared, a JSON value never is."""
+    base = dt.datetime(2026, 5, 6, 7, 8, 9, 10, tzinfo=dt.UTC)
+    with any_engine.begin() as conn:
+        conn.execute(insert(things), [
+            {"id": 100 + i, "name": "many", "at": base, "day": base.date(),
+             "utc": base + dt.timedelta(seconds=i % 3), "doc": {"n": 1}, "price": 1}
+            for i in range(200)])
+    stmt = select(things.c.utc, things.c.at, things.c.doc, things.c.day, things.c.price
+                  ).where(things.c.name == "many").order_by(things.c.id)
+    with any_engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(stmt)]
+        cols = driver.columns(conn, stmt, {})
+    assert list(zip(*cols, strict=True)) == rows and len(rows) == 200
+    utc, _, docs, _, _ = cols
+    assert {x.isoformat() for x in utc} == {(base + dt.timedelta(seconds=k)).isoformat()
+                                           for k in range(3)}
+    if any_engine.dialect.name == "sqlite":  # (PostgreSQL's driver gives them made)
+        assert len({id(x) for x in utc}) == 3
+    assert len({id(d) for d in docs}) == 200  # JSON: each row its own object
+
+
 def test_a_lost_connection_is_invalidated_and_the_next_one_works(engine: Engine) -> None:
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()

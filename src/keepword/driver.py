@@ -24,6 +24,8 @@ expanding parameter, a renamed one) runs the usual way.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -178,7 +180,7 @@ def _sending(conn: Connection, cur: Any, c: _Compiled, params: Mapping[str, Any]
 
 
 def _run(conn: Connection, c: _Compiled, params: Mapping[str, Any]
-         ) -> tuple[list[Sequence[Any]], list[Callable[[Any], Any] | None]]:
+         ) -> tuple[list[Sequence[Any]], list[_Converter | None]]:
     """One statement on a cursor of its own: ``_fetched``."""
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -192,7 +194,7 @@ def _run(conn: Connection, c: _Compiled, params: Mapping[str, Any]
 
 
 def _fetched(conn: Connection, c: _Compiled, cur: Any, args: Any
-             ) -> tuple[list[Sequence[Any]], list[Callable[[Any], Any] | None]]:
+             ) -> tuple[list[Sequence[Any]], list[_Converter | None]]:
     """The cursor's rows as the driver gives them, and each column's converter."""
     found: list[Sequence[Any]] = list(cur.fetchall())
     description = cur.description or ()
@@ -200,16 +202,46 @@ def _fetched(conn: Connection, c: _Compiled, cur: Any, args: Any
     return found, _processors(conn, c, description)
 
 
-def _as_columns(found: list[Sequence[Any]], processors: list[Callable[[Any], Any] | None]
+def _as_columns(found: list[Sequence[Any]], processors: list[_Converter | None]
                 ) -> list[list[Any]]:
     """Rows as columns, each through its converter (``map``, in C)."""
     if not found:
         return []
-    return [list(values) if p is None else list(map(p, values))
+    return [list(values) if p is None else _converted(values, p)
             for values, p in zip(zip(*found, strict=True), processors, strict=True)]
 
 
-def _as_rows(found: list[Sequence[Any]], processors: list[Callable[[Any], Any] | None]
+def _converted(values: Sequence[Any], p: _Converter) -> list[Any]:
+    """``map(p, values)``; a column of immutable values (timestamps) that repeat -- a
+    batch's requests were received and verified together -- converts each distinct
+    value once and shares the result."""
+    convert = p.convert
+    if not p.immutable or len(values) < _SHARE_FROM:
+        return list(map(convert, values))
+    try:
+        distinct = set(values)
+    except TypeError:  # (a value the driver gives unhashable)
+        return list(map(convert, values))
+    if len(distinct) * 2 > len(values):
+        return list(map(convert, values))
+    made = dict(zip(distinct, map(convert, distinct), strict=True))
+    return list(map(made.__getitem__, values))
+
+
+_SHARE_FROM = 64  # values in a column from which repeats are looked for
+_IMMUTABLE = frozenset({datetime.datetime, datetime.date, datetime.time, decimal.Decimal,
+                        int, float, str, bytes, bool})
+
+
+@dataclass(frozen=True)
+class _Converter:
+    """A result column's converter, and whether what it makes can be shared."""
+
+    convert: Callable[[Any], Any]
+    immutable: bool
+
+
+def _as_rows(found: list[Sequence[Any]], processors: list[_Converter | None]
              ) -> Sequence[Sequence[Any]]:
     """The driver's rows as they are when no column needs converting, else converted."""
     if not found or not any(processors):
@@ -218,13 +250,23 @@ def _as_rows(found: list[Sequence[Any]], processors: list[Callable[[Any], Any] |
 
 
 def _processors(conn: Connection, c: _Compiled, description: Sequence[Any]
-                ) -> list[Callable[[Any], Any] | None]:
+                ) -> list[_Converter | None]:
     """Each result column's converter (``None``: the driver's value is the value; a
     textual statement declares no column types)."""
     if not c.types:
         return [None] * len(description)
-    return [kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
-            for kind, desc in zip(c.types, description, strict=True)]
+    out: list[_Converter | None] = []
+    for kind, desc in zip(c.types, description, strict=True):
+        process = kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
+        out.append(None if process is None else _Converter(process, _immutable(kind)))
+    return out
+
+
+def _immutable(kind: Any) -> bool:
+    try:
+        return kind.python_type in _IMMUTABLE
+    except NotImplementedError:  # (a type that does not say)
+        return False
 
 
 def _failed(conn: Connection, exc: Exception) -> Exception:

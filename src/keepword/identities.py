@@ -43,6 +43,9 @@ def _invalid(kind: str, why: str) -> InputError:
                               code="bad_identity"))
 
 
+_BLOCK = 64  # SHA-256's block size, in bytes
+
+
 class IdentityHasher:
     """Keyed hashes of identities; the key never leaves the process."""
 
@@ -50,15 +53,27 @@ class IdentityHasher:
         if len(key) < 32:
             raise ValueError("the identity-hashing key must be at least 32 bytes")
         self._key = key
+        # HMAC-SHA256's two padded-key states, hashed once: each MAC copies them (a batch
+        # makes one per learnt identity; ~0.6 us against hmac.digest's ~1.6 us)
+        block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def _mac(self, message: bytes) -> str:
+        """HMAC-SHA256 of ``message`` under the key, in hex (RFC 2104)."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def ref(self, kind: str, value: str) -> str:
         """Stable keyed reference for a *normalised* identity."""
-        mac = hmac.digest(self._key, f"{kind}:{value}".encode(), hashlib.sha256)
-        return "hmac:" + mac.hex()
+        return "hmac:" + self._mac(f"{kind}:{value}".encode())
 
     def pseudonym(self, value: str, *, length: int = 16) -> str:
         """Keyed pseudonym used by the ``hash`` erasure strategy (joinable, unreadable)."""
-        return hmac.digest(self._key, value.encode(), hashlib.sha256).hex()[:length]
+        return self._mac(value.encode())[:length]
 
     def derive(self, purpose: str) -> bytes:
         """A sub-key for one purpose (audit chain, pseudonyms) from the master key."""
