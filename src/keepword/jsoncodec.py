@@ -24,6 +24,22 @@ def dumps(data: Any) -> bytes:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def dumps_sets(data: Any) -> bytes:
+    """``dumps``, with sets written as arrays (in their iteration order): what a batch
+    seals of thousands of people is held in sets, encoded without a list copy each."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME, default=_set_list)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False,
+                          default=_set_list).encode()
+
+
+def _set_list(value: Any) -> list[Any]:
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def dumps_text(data: Any) -> str:
     """``dumps`` as text (SQLAlchemy's JSON columns)."""
     return dumps(data).decode()
@@ -59,4 +75,4 @@ def loads(raw: bytes | bytearray | memoryview | str) -> Any:
     return orjson.loads(raw)
 
 
-__all__ = ["canonical", "column", "dumps", "dumps_text", "loads", "readable"]
+__all__ = ["canonical", "column", "dumps", "dumps_sets", "dumps_text", "loads", "readable"]

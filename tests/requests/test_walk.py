@@ -62,12 +62,13 @@ def test_knowledge_sealed_and_read_back_finds_the_person_again(sqlite_world: Wor
                                                                sqlite_dep: Deployment) -> None:
     """What a batch seals of each person (for a resume's proof) reads back as the subject
     ``rewalk`` makes in-process: identities, person keys and the values below them."""
-    from keepword import jsoncodec
+    from keepword.requests.lifecycle import Vault
 
+    vault = Vault(b"k" * 32)
     subjects = [Subject(str(p.id), {"email": {p.email}}) for p in sqlite_world.people.values()]
     walk(sqlite_dep, subjects)
     for s in subjects:
-        back = Subject.from_knowledge(s.key, jsoncodec.loads(jsoncodec.dumps(s.knowledge())))
+        back = Subject.from_knowledge(s.key, vault.open(vault.seal(s.knowledge())))
         again = s.rewalk()
         assert (back.identities, dict(back.roots), dict(back.values)) == (
             again.identities, dict(again.roots), dict(again.values)), s.key

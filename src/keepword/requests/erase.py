@@ -148,14 +148,13 @@ class _Planner:
         ref = (table, pk)
         if ref not in self.deletes:
             self.deletes[ref] = 0
-        shape: tuple[Any, ...] = (table, *(x for item in s.lane.items() for x in item))
+        shape = (table, tuple(s.lane.items()))
         out = self._shapes.get(shape)
         if out is None:
             names = self._names
             deleted = {names[table]: 1}
-            for k in range(1, len(shape), 2):
-                name = names[shape[k]]
-                deleted[name] = deleted.get(name, 0) + shape[k + 1]
+            for below, n in shape[1]:
+                deleted[names[below]] = deleted.get(names[below], 0) + n
             out = self._shapes[shape] = Outcome(deleted=deleted, found_is_deleted=True)
         return out
 

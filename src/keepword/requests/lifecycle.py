@@ -198,7 +198,7 @@ class Vault:
 
     def seal(self, data: Any) -> bytes:
         nonce = os.urandom(12)
-        plain = jsoncodec.dumps(data)
+        plain = jsoncodec.dumps_sets(data)
         return self._V1 + nonce + self._aead.encrypt(nonce, plain, None)
 
     def open(self, token: bytes | None) -> Any:

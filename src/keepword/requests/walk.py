@@ -123,13 +123,12 @@ class Subject:
         return cp.shared_context or all(row[c] is None for c in cp.tier)
 
     def knowledge(self) -> dict[str, Any]:
-        """What a later walk (the proof, a resume) needs to find this person again."""
-        roots = self.roots  # (tuples and sets become JSON arrays when sealed)
-        return {
-            "identities": {k: list(v) for k, v in self.identities.items()},
-            "roots": [[t, list(pks)] for t, pks in roots.items()],
-            "values": [[t, c, list(v)] for (t, c), v in self.values.items() if t in roots],
-        }
+        """What a later walk (the proof, a resume) needs to find this person again: its
+        own sets, not copies -- sealed at once (``Vault.seal`` writes tuples and sets as
+        JSON arrays), read back by ``from_knowledge``."""
+        roots = self.roots
+        return {"identities": self.identities, "roots": list(roots.items()),
+                "values": [(*tc, v) for tc, v in self.values.items() if tc[0] in roots]}
 
     def rewalk(self, key: str | None = None) -> Subject:
         """A fresh subject from what this one learnt (``knowledge`` without the JSON)."""
@@ -787,6 +786,7 @@ class Walker:
         the columns leading further down are read, and rows are filed by subject
         column-wise, without a visit per row. Depth by depth (the lane is a tree)."""
         want, self._lane_want = self._lane_want, {}
+        lanes = [s.lane if s.problem is None else None for s in subjects]
         while want:
             deeper: dict[tuple[Table, str], dict[Any, set[int]]] = {}
             for (key, col), owners in want.items():
@@ -796,7 +796,7 @@ class Walker:
                 if found is None:
                     found = self._lane_rows[key] = ([], [])
                 for result in self._select(cp, col, list(owners), cols):
-                    _file_lane(subjects, key, owners, result, npk, below, deeper, found)
+                    _file_lane(lanes, key, owners, result, npk, below, deeper, found)
             want = deeper
 
     def _up(self, i: int, s: Subject, hot: _Hot, pk: PK, row: Row) -> None:
@@ -987,13 +987,15 @@ def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
     return shape
 
 
-def _file_lane(subjects: list[Subject], key: Table, owners: Mapping[Any, set[int]],  # noqa: PLR0917
+def _file_lane(lanes: list[dict[Table, int] | None], key: Table,  # noqa: PLR0917
+               owners: Mapping[Any, set[int]],
                result: Sequence[Sequence[Any]], npk: int,
                below: tuple[tuple[int, tuple[Table, str]], ...],
                deeper: dict[tuple[Table, str], dict[Any, set[int]]], found: LaneRows) -> None:
     """Keep each fetched lane row with the subjects whose row it hangs off, and count it
     for each of them (column-wise: the owners' sets are shared down, never changed, so
-    rows are counted per distinct set)."""
+    rows are counted per distinct set). ``lanes``: each subject's ``lane`` counts
+    (``None`` for a subject stopped with a problem)."""
     if not result:
         return
     whose = list(map(owners.get, _column(result, 0)))
@@ -1009,9 +1011,9 @@ def _file_lane(subjects: list[Subject], key: Table, owners: Mapping[Any, set[int
     sets = dict(zip(map(id, theirs), theirs, strict=True))
     for set_id, n in Counter(map(id, theirs)).items():
         for i in sets[set_id]:
-            s = subjects[i]
-            if s.problem is None:
-                s.lane[key] = s.lane.get(key, 0) + n
+            lane = lanes[i]
+            if lane is not None:
+                lane[key] = lane.get(key, 0) + n
 
 
 def _lane_keys(result: Sequence[Sequence[Any]], npk: int) -> list[PK]:
