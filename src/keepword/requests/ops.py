@@ -54,9 +54,10 @@ class Op:
                     yield (self.table, pk, col), v
 
     def payload(self) -> dict[str, Any]:
-        return {"t": list(self.table), "k": self.kind, "keys": [list(k) for k in self.keys],
+        # (keys are tuples: JSON arrays as they are, without a list each)
+        return {"t": list(self.table), "k": self.kind, "keys": self.keys,
                 "values": {c: encode(v) for c, v in self.values.items()},
-                "rows": [[list(pk), {c: encode(v) for c, v in vals.items()}]
+                "rows": [[pk, {c: encode(v) for c, v in vals.items()}]
                          for pk, vals in self.rows]}
 
     @classmethod

@@ -210,6 +210,9 @@ class _Hot:
     bulk: bool
     belongs: dict[str, str | None]  # column -> its belongs_to
     shortcuts: bool  # skip what cannot change a role (see _arrive, _up)
+    # a person row's identity columns: (column, kind, sought only at this very key --
+    # then what the row teaches is not sought again: ``Walker._add_root``)
+    learn: tuple[tuple[str, str, bool], ...]
 
 
 def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> _Hot:
@@ -230,10 +233,13 @@ def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> 
     lane_down = tuple(d for d in down if cp.root and d[2].key in lane)
     rest_down = tuple(d for d in down if d not in lane_down)
     lane_seeds = tuple((d[0], (d[2].key, d[3])) for d in lane_down)
+    learn = tuple((col, kind, shortcuts and col == cp.single_pk
+                   and tuple(plan.seeds.get(kind, ())) == ((key, col),))
+                  for col, kind in cp.identity.items())
     return _Hot(cp, key, values, down, up, lane_down, rest_down, lane_seeds,
                 shortcuts and not cp.naming, cp.administered_by,
                 cp.shared_context, bulk, {c: f.belongs_to for c, f in cp.fields.items()},
-                shortcuts)
+                shortcuts, learn)
 
 
 class Connections:
@@ -584,8 +590,9 @@ class Walker:
         return WalkResult(self.plan, self.rows, subjects, self.queries, self._lane_rows)
 
     def _resolve(self, subjects: list[Subject], *, prior: bool) -> None:
-        fresh: dict[int, dict[str, set[str]]] = {
-            i: {k: set(v) for k, v in s.identities.items()} for i, s in enumerate(subjects)}
+        # the first round seeds each subject's identities as given (only read: what the
+        # round learns goes into a new ``fresh``)
+        fresh: dict[int, dict[str, set[str]]] = dict(enumerate(s.identities for s in subjects))
         if prior:
             for i, s in enumerate(subjects):
                 for table, known in s.roots.items():
@@ -670,41 +677,29 @@ class Walker:
                 s.problem = (f"the identities match {len(known)} different people "
                              f"(rows of {cp.name}); give an identity that names one person")
                 return
-        self._register(s, cp, row)
+        hot = self._hot(cp.key)
+        values = s.values
+        for col, vkey in hot.values:  # (``_register``, inlined)
+            v = row[col]
+            if v is not None:
+                values[vkey].add(v if type(v) in _PLAIN else canon(v))
         if not new:
             return
         identities = s.identities
-        for col, kind in cp.identity.items():
-            value = normal(kind, row[col])
+        for col, kind, only_self in hot.learn:
+            raw = row[col]
+            value = normal(kind, raw)
             if value:
                 known_kind = identities.get(kind)
                 if known_kind is None:
                     known_kind = identities[kind] = set()
                 if value not in known_kind:
                     known_kind.add(value)
-                    if not (self._only_self(cp, col, kind)
-                            and coerce(cp, col, value) == row[col]):
+                    # the row's key, when the only place ``kind`` is sought, would be
+                    # sought only to find this very row again (no query; the visit
+                    # changes nothing): not sought (a shortcut)
+                    if not (only_self and coerce(cp, col, value) == raw):
                         fresh[i][kind].add(value)
-
-    def _only_self(self, cp: CollectionPlan, col: str, kind: str) -> bool:
-        """Is this person row's key the only place ``kind`` is looked for? Then the
-        identity learnt from it (when it searches exactly that key) would be sought only
-        to find this very row again (by its key: no query, and the visit changes
-        nothing): it is not sought (a shortcut)."""
-        key = ("only-self", cp.key, col, kind)
-        only = self.plan.hot.get(key)
-        if only is None:
-            only = self.plan.hot[key] = (col == cp.single_pk and tuple(
-                self.plan.seeds.get(kind, ())) == ((cp.key, col),))
-        return bool(only) and self.shortcuts
-
-    @staticmethod
-    def _register(s: Subject, cp: CollectionPlan, row: Row) -> None:
-        values, key = s.values, cp.key
-        for col in cp.value_cols:
-            v = row[col]
-            if v is not None:
-                values[(key, col)].add(v if type(v) in _PLAIN else canon(v))
 
     def _virtual_down(self, i: int, s: Subject, cp: CollectionPlan, pk: PK) -> None:
         origin = (cp.key, pk)
