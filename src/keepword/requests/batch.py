@@ -555,8 +555,9 @@ class Batch:
             walked = self._walked.get(req.id)
             known = (walked.identities if walked is not None
                      else sealed.get("knowledge", {}).get("identities", {}))
-            req.subject_refs = merge_refs(req.subject_refs,
-                                          self._learnt_refs(sealed["identities"], known))
+            learnt = self._learnt_refs(sealed["identities"], known)
+            if learnt:
+                req.subject_refs = merge_refs(req.subject_refs, learnt)
             kept = ((req.result or {}).get("outcome") or {}).get("kept", [])
             left = residual.get(req.id, [])
             if not (bad or left or kept):
@@ -592,9 +593,9 @@ class Batch:
                      known: Mapping[str, Iterable[str]]) -> list[str]:
         """References of the identities the walk learnt beyond the request's own."""
         ref = self.kw.hasher.ref
-        mine = [list(p) for p in given]  # (a request names one to a few identities)
+        mine = {(p[0], p[1]) for p in given}  # (a request names one to a few identities)
         return sorted({ref(kind, v) for kind, vals in known.items() for v in vals
-                       if [kind, v] not in mine})
+                       if (kind, v) not in mine})
 
     def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
         """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""

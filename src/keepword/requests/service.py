@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,30 @@ class RequestResult:
 
     @classmethod
     def of(cls, req: Req) -> RequestResult:
-        res = req.result or {}
-        extra = {} if res.keys() <= _KNOWN else {k: v for k, v in res.items()
-                                                  if k not in _KNOWN}
-        return cls(req.id, req.kind, req.status, req.reason, req.regulation,
-                   req.due_at.isoformat(), res.get("found", {}), res.get("export"),
-                   res.get("outcome"), res.get("proof"), None, req.administrator, extra)
+        return cls.of_all([req])[0]
+
+    @classmethod
+    def of_all(cls, reqs: Iterable[Req]) -> list[RequestResult]:
+        """``of`` each request; what requests share (a batch's result objects, its due
+        date) is read once."""
+        parts: dict[int, tuple[Any, ...]] = {}
+        dates: dict[int, tuple[Any, str]] = {}
+        out = []
+        for req in reqs:
+            res = req.result or {}
+            part = parts.get(id(res))
+            if part is None or part[0] is not res:
+                extra = {} if res.keys() <= _KNOWN else {k: v for k, v in res.items()
+                                                          if k not in _KNOWN}
+                part = parts[id(res)] = (res, res.get("found", {}), res.get("export"),
+                                         res.get("outcome"), res.get("proof"), extra)
+            due = dates.get(id(req.due_at))
+            if due is None or due[0] is not req.due_at:
+                due = dates[id(req.due_at)] = (req.due_at, req.due_at.isoformat())
+            out.append(cls(req.id, req.kind, req.status, req.reason, req.regulation, due[1],
+                           part[1], part[2], part[3], part[4], None, req.administrator,
+                           dict(part[5])))
+        return out
 
 
 _KNOWN = frozenset({"found", "export", "outcome", "proof"})  # a result's own fields
@@ -344,7 +363,7 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
             _run_claimed(kw, claimant, reqs, deployment, progress)
         finally:
             claimant.release(kw.control)
-        return [RequestResult.of(r) for r in reqs]  # still paused: the batch's objects live
+        return RequestResult.of_all(reqs)  # still paused: the batch's objects live
 
 
 def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
@@ -363,7 +382,7 @@ def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
     states = {s.value for s in wanted}
     with kw.control.session() as session:
         reqs = [r for r in load_by_ids(session, ids) if r.status in states]
-    reqs.sort(key=lambda r: (r.received_at, r.id))
+    reqs.sort(key=attrgetter("received_at", "id"))
     if deployment is not None:
         root = deployment.key
         reqs = [r for r in reqs if r.deployment == root]
