@@ -137,6 +137,34 @@ def test_append_at_chains_onto_the_head_it_was_given(filled: ControlStore, log: 
     assert result.ok and result.checked == 22 and result.head_seq == 22
 
 
+def test_append_at_commits_after_before_and_not_at_all_when_it_fails(
+        filled: ControlStore, log: AuditLog) -> None:
+    """The statement is sent before ``before`` runs (the server works meanwhile) but
+    committed after it: during ``before`` no one sees the entries, and when ``before``
+    fails nothing is written -- an export file that could not be written never has a
+    request saying it exists."""
+    head = _head(filled)
+    seen: list[int] = []
+    with filled.autocommit() as conn:
+        done = log.append_at(conn, [AuditEvent("request.completed", object_id="a")], head,
+                             before=lambda: seen.append(_head(filled)[0]))
+    if filled.engine.dialect.name != "postgresql":  # (not done here: the caller appends)
+        assert done is False and seen == [] and _head(filled) == head
+        return
+    assert done is True and seen == [20] and _head(filled)[0] == 21
+
+    def fails() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError), filled.autocommit() as conn:
+        log.append_at(conn, [AuditEvent("request.completed", object_id="b")], _head(filled),
+                      before=fails)
+    assert _head(filled)[0] == 21
+    with filled.engine.connect() as conn:
+        assert [e["object"][1] for e in log.entries(conn, after=20)] == ["a"]
+    assert verify(filled, log).ok
+
+
 def test_append_at_a_moved_head_writes_nothing(filled: ControlStore, log: AuditLog) -> None:
     stale = _head(filled)
     with filled.session() as s:  # another writer comes first

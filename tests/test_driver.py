@@ -100,6 +100,44 @@ def test_a_failing_statement_raises_sqlalchemy_error(engine: Engine) -> None:
         driver.run_all(conn, [(bad, {"v": 1}), (bad, {"v": "not a number"})])
 
 
+def _count(engine: Engine, name: str) -> int:
+    with engine.connect() as other:
+        return len(other.execute(select(things.c.id).where(things.c.name == name)).all())
+
+
+def test_a_sent_write_commits_only_when_read_and_abandon_takes_it_back(engine: Engine
+                                                                      ) -> None:
+    """``send`` on a connection in autocommit: the server runs the statement at once,
+    but its implicit transaction ends only with ``rows`` -- until then no one else sees
+    the row -- and ``abandon`` rolls it back. (What ``AuditLog.append_at`` relies on:
+    the export file is written between the two.)"""
+    add = insert(things).values(id=bindparam("i"), name=bindparam("n")).returning(things.c.id)
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        sent = driver.send(conn, add, {"i": 50, "n": "sent"})
+        assert _count(engine, "sent") == 0  # run, not committed
+        assert [tuple(r) for r in sent.rows()] == [(50,)]
+        assert _count(engine, "sent") == 1
+        dropped = driver.send(conn, add, {"i": 51, "n": "dropped"})
+        dropped.abandon()
+    assert _count(engine, "dropped") == 0
+    with engine.connect() as raw:  # (the pool hands out a working connection)
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        again = driver.send(conn, select(things.c.id).where(things.c.id == 50), {})
+        again.close()
+        assert [tuple(r) for r in driver.send(conn, select(literal(3)), {}).rows()] == [(3,)]
+
+
+def test_a_failing_sent_statement_raises_sqlalchemy_error(engine: Engine) -> None:
+    bad = select(things.c.id).where(things.c.id == bindparam("v", type_=Integer))
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        sent = driver.send(conn, bad, {"v": "not a number"})
+        with pytest.raises(SQLAlchemyError):
+            sent.rows()
+        assert conn.execute(select(literal(1))).scalar() == 1  # usable again
+
+
 def test_other_backends_run_one_by_one(tmp_path: Any) -> None:
     eng = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     meta.create_all(eng)

@@ -265,7 +265,9 @@ class AuditLog:
         the statement is its own transaction, with no ``BEGIN``, lock round trip or
         ``COMMIT``. False when ``head`` is no longer the log's head (another writer came
         first; nothing is written: append the usual way) or where this cannot be done.
-        ``before``: called just before the statement is sent (what must be done first)."""
+        ``before``: what must be done before the entries are committed (the statement
+        is sent first and runs meanwhile, where the driver can; if ``before`` fails,
+        nothing is written)."""
         if conn.dialect.name != "postgresql" or not events or len(events) > _ONE_TRIP:
             return False
         seq, prev = head
@@ -279,9 +281,16 @@ class AuditLog:
         if ride is not None:
             params.update({"r_" + k: v for k, v in ride[1].items()})
         stmt = _at_once_statement(len(events), ride[0] if ride else None, conn.dialect)
+        # sent first, committed once ``before`` is done: the server runs the statement
+        # meanwhile (psycopg's pipeline: its implicit transaction ends with ``rows``)
+        sent = driver.send(conn, stmt, params)
         if before is not None:
-            before()
-        rows = driver.rows(conn, stmt, params)
+            try:
+                before()
+            except BaseException:
+                sent.abandon()  # (rolled back: nothing of it is kept)
+                raise
+        rows = sent.rows()
         return bool(rows and rows[0][0])
 
     @staticmethod

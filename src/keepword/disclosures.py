@@ -179,13 +179,30 @@ def context_and_head(conn: Connection, refs: Sequence[str]
     return _read_context(conn, refs, head=conn.dialect.name == "postgresql")
 
 
+def send_context(conn: Connection, refs: Sequence[str]) -> driver.Sent:
+    """``context_and_head`` sent ahead (``driver.send``): read it with ``context_of``."""
+    head = conn.dialect.name == "postgresql"
+    return driver.send(conn, _context_statement(conn.dialect.name, head), {"refs": list(refs)})
+
+
+def context_of(sent: driver.Sent
+               ) -> tuple[SubjectState, list[Disclosure], tuple[int, bytes] | None]:
+    """What ``context_and_head`` gives, from the statement ``send_context`` sent."""
+    return _parsed(sent.rows())
+
+
 def _read_context(conn: Connection, refs: Sequence[str], *, head: bool
                   ) -> tuple[SubjectState, list[Disclosure], tuple[int, bytes] | None]:
+    return _parsed(driver.rows(conn, _context_statement(conn.dialect.name, head),
+                               {"refs": list(refs)}))
+
+
+def _parsed(found_rows: Sequence[Sequence[Any]]
+            ) -> tuple[SubjectState, list[Disclosure], tuple[int, bytes] | None]:
     state: list[Sequence[Any]] = []
     disclosed: list[Sequence[Any]] = []
     found: tuple[int, bytes] | None = None
-    for src, *row in driver.rows(conn, _context_statement(conn.dialect.name, head),
-                                 {"refs": list(refs)}):
+    for src, *row in found_rows:
         if src == 0:
             state.append(row[:6])
         elif src == 1:

@@ -14,6 +14,9 @@ statement and per row:
   converted column by column (``map``, in C) and handed back as columns.
 * ``execute_many`` -- a batch writes thousands of rows (SQLite): one ``executemany``
   with the values every row shares converted once.
+* ``send`` -- a single access asks the control store for the person's context while
+  its walk still reads the data stores: sent at once (psycopg pipeline mode), read
+  when needed.
 
 Each statement is compiled by SQLAlchemy once; parameters and results go through the
 type processors SQLAlchemy would apply; its cursor events fire for each statement
@@ -24,6 +27,7 @@ expanding parameter, a renamed one) runs the usual way.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 from collections.abc import Callable, Mapping, Sequence
@@ -116,6 +120,92 @@ def run_all(conn: Connection, items: Sequence[tuple[Executable, Mapping[str, Any
         return [_as_rows(*_fetched(conn, c, cur, args)) for c, cur, args in sent]
     except dialect.loaded_dbapi.Error as exc:
         raise _failed(conn, exc) from None
+
+
+class Sent:
+    """A statement sent ahead (``send``); ``rows`` reads its answer, ``close`` drops it."""
+
+    def __init__(self, conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> None:
+        self.conn, self.stmt, self.params = conn, stmt, params
+        self._on: tuple[Any, _Compiled, Any, Any] | None = None  # pipeline, query, cursor, args
+
+    def _start(self) -> None:
+        c = _compiled(self.stmt, self.conn.dialect)
+        if c is None or not usable(self.conn):
+            return  # (run when its rows are asked)
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        error = self.conn.dialect.loaded_dbapi.Error
+        try:
+            pipe = raw.pipeline()
+            pipe.__enter__()
+        except error as exc:
+            raise _failed(self.conn, exc) from None
+        cur = raw.cursor()
+        try:
+            args = _sending(self.conn, cur, c, self.params)
+            cur.execute(c.sql, args)  # (sent: the server runs it meanwhile)
+        except error as exc:
+            with contextlib.suppress(error):
+                pipe.__exit__(None, None, None)
+            cur.close()
+            raise _failed(self.conn, exc) from None
+        self._on = (pipe, c, cur, args)
+
+    def rows(self) -> Sequence[Sequence[Any]]:
+        """``rows(conn, stmt, params)``, answered by the statement sent ahead."""
+        if self._on is None:
+            return rows(self.conn, self.stmt, self.params)
+        pipe, c, cur, args = self._on
+        self._on = None
+        try:
+            pipe.__exit__(None, None, None)  # the pipeline's end collects the answer
+            return _as_rows(*_fetched(self.conn, c, cur, args))
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            raise _failed(self.conn, exc) from None
+        finally:
+            cur.close()
+
+    def abandon(self) -> None:
+        """Take the statement back: the connection is dropped before the pipeline's end,
+        so the server rolls its implicit transaction back (nothing it wrote is kept)."""
+        if self._on is None:
+            return
+        pipe, _, cur, _ = self._on
+        self._on = None
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        raw.close()  # first: SQLAlchemy's own ending could sync the pipeline, committing
+        with contextlib.suppress(Exception):
+            pipe.__exit__(None, None, None)  # (the pipeline object learns it is over)
+        cur.close()
+        self.conn.invalidate()
+
+    def close(self) -> None:
+        """The answer is not wanted: the pipeline is ended (on a connection in autocommit,
+        what the statement wrote is committed), the connection usable again."""
+        if self._on is None:
+            return
+        pipe, _, cur, _ = self._on
+        self._on = None
+        try:
+            pipe.__exit__(None, None, None)
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            raise _failed(self.conn, exc) from None
+        finally:
+            cur.close()
+
+
+def send(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> Sent:
+    """Send ``stmt`` now, read its rows later (``Sent.rows``): on PostgreSQL (psycopg)
+    it goes at once in pipeline mode and the server runs it while the caller does other
+    work (nothing else may use ``conn`` until then); elsewhere it runs when its rows are
+    asked. In pipeline mode a statement is part of an implicit transaction that ends
+    with the pipeline: on a connection in autocommit, what it writes is committed by
+    ``rows`` (or ``close``), and ``abandon`` takes it back."""
+    sent = Sent(conn, stmt, params)
+    sent._start()
+    return sent
 
 
 def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any]
@@ -279,4 +369,4 @@ def _failed(conn: Connection, exc: Exception) -> Exception:
     return DBAPIError.instance(None, None, exc, type(exc), connection_invalidated=lost)
 
 
-__all__ = ["columns", "execute_many", "rows", "run_all", "usable"]
+__all__ = ["Sent", "columns", "execute_many", "rows", "run_all", "send", "usable"]

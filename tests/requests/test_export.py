@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from keepword import disclosures
 from keepword.audit import AuditEvent
-from keepword.deployment import Deployment
+from keepword.deployment import Deployment, load_deployment
 from keepword.disclosures import record_disclosure
 from keepword.requests import service
 from keepword.runtime import Keepword
@@ -183,6 +183,29 @@ def _check_answer(kw: Keepword, result: service.RequestResult) -> None:
                        "request.completed"]
 
 
+def test_an_export_file_is_created_ahead_filled_once_or_removed(tmp_path: Path) -> None:
+    """A single access's file is created while its walk runs, then filled (its owner
+    only may read it); a request ending without an answer leaves no file behind, nor
+    does a write that fails."""
+    from keepword.requests import export
+
+    kept = export.ExportFile(tmp_path / "exports" / "a.zip")
+    assert kept.fill(b"PK-data", kept.path).result() == kept.path
+    kept.discard()  # (filled: stays)
+    assert kept.path.read_bytes() == b"PK-data" and kept.path.stat().st_mode & 0o077 == 0
+    with pytest.raises(ValueError, match="once"):
+        kept.fill(b"again", kept.path)
+    dropped = export.ExportFile(tmp_path / "exports" / "b.zip")
+    while not dropped.path.exists():  # (created in the writer thread)
+        time.sleep(0.001)
+    dropped.discard()
+    assert not dropped.path.exists()
+    broken = export.ExportFile(tmp_path / "exports" / "c.zip")
+    with pytest.raises(TypeError):
+        broken.fill("not bytes", broken.path).result()  # type: ignore[arg-type]
+    assert not broken.path.exists()
+
+
 def test_an_access_shows_restrictions_and_disclosures_on_each_control_store(
         sqlite_world: World, sqlite_dep: Deployment, kw: Keepword) -> None:
     """On PostgreSQL a single access reads them with the audit head and records itself in
@@ -197,17 +220,46 @@ def test_an_access_whose_audit_head_moved_is_recorded_the_usual_way(
     """Another writer appended between the context read and the write: nothing is lost,
     nothing is written twice, the chain holds."""
     email = _restricted_and_disclosed(sqlite_world, sqlite_dep, kw)
-    real = disclosures.context_and_head
+    moved: list[int] = []
 
-    def then_someone_writes(conn: Connection, refs: Sequence[str]) -> Any:
-        state, disclosed, head = real(conn, refs)
+    def someone_writes() -> None:
         with kw.control.session() as session:
             kw.audit.append(session, AuditEvent("consent.recorded", subject="hmac:other"))
-        return state, disclosed, head
+        moved.append(1)
 
-    monkeypatch.setattr(disclosures, "context_and_head", then_someone_writes)
+    def after(read: Any) -> Any:
+        def then_someone_writes(*args: Any) -> Any:
+            found = read(*args)
+            someone_writes()
+            return found
+        return then_someone_writes
+
+    # (PostgreSQL reads the head sent ahead, ``context_of``; SQLite in its transaction)
+    monkeypatch.setattr(disclosures, "context_of", after(disclosures.context_of))
+    monkeypatch.setattr(disclosures, "context_and_head", after(disclosures.context_and_head))
     result = service.run_request(kw, sqlite_dep, "access", {"email": email})
     _check_answer(kw, result)
+    assert moved == [1] or kw.control.engine.dialect.name != "postgresql"
     with kw.control.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM dsr_requests WHERE id = :i"),
                             {"i": result.id}).scalar() == 1
+
+
+def test_an_access_that_stops_or_pauses_leaves_no_export_file(
+        sqlite_world: World, sqlite_dep: Deployment, kw: Keepword) -> None:
+    """On each control store: identities of two people stop the request, a store that
+    is down pauses it -- neither leaves a file in the exports folder (on PostgreSQL the
+    file is created while the walk runs, and removed)."""
+    exports = Path(kw.settings.home) / "exports"
+    stopped = service.run_request(kw, sqlite_dep, "access", [
+        ("email", sqlite_world.people[1].email), ("email", sqlite_world.people[3].email)])
+    assert stopped.status == "failed" and "different people" in (stopped.reason or "")
+    down = load_deployment(sqlite_world.root, environ={
+        **sqlite_world.env, "KW_T_CRM_URL": "sqlite:////nonexistent/dir/crm.db"})
+    try:
+        paused = service.run_request(kw, down, "access",
+                                     {"email": sqlite_world.people[2].email})
+    finally:
+        down.close()
+    assert paused.status == "paused" and "crm" in (paused.reason or "")
+    assert not exports.exists() or not list(exports.glob("*.zip"))

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from keepword.audit import AuditEvent
 from keepword.control.base import utcnow
 from keepword.deployment import Deployment
+from keepword.driver import Sent
 from keepword.errors import StoreError
 from keepword.requests import erase, export, journal, proof, rectify
 from keepword.requests.claims import Claimant
@@ -129,7 +131,7 @@ class Batch:
     def _commit(self, reqs: Sequence[Req], events: Sequence[AuditEvent],
                 also: Callable[[Session], None] | None = None,
                 cols: Sequence[str] = MUTABLE,
-                pending: Sequence[Future[Any]] = ()) -> None:
+                pending: Sequence[export.Pending] = ()) -> None:
         """Requests' new state, their audit entries (and ``also``) in one transaction;
         ``pending`` work (files ``also`` writes in the background) done before it commits."""
         new = {r.id for r in self.new}
@@ -181,15 +183,17 @@ class Batch:
             subjects = [Subject(r.id, identities_of(self.sealed[r.id]["identities"]))
                         for r in reqs]
             self._tick("walk", 0, len(subjects))
-            walk = Walker(self.plan, self.conns, lane=self._lane()).run(subjects)
-            self._tick("walk", len(subjects), len(subjects))
-            live = self._stop_ambiguous(walk)
-            if self.kind in (Kind.ACCESS, Kind.PORTABILITY):
-                self._answer(walk, live)
-            elif self.kind in (Kind.RESTRICTION, Kind.OBJECTION):
-                self._record_state(walk, live)
-            elif self._plan_changes(walk, live):
-                self._execute()
+            with self._ahead() as ahead:
+                walk = Walker(self.plan, self.conns, lane=self._lane(),
+                              resolved=ahead.send if ahead else None).run(subjects)
+                self._tick("walk", len(subjects), len(subjects))
+                live = self._stop_ambiguous(walk)
+                if self.kind in (Kind.ACCESS, Kind.PORTABILITY):
+                    self._answer(walk, live, ahead)
+                elif self.kind in (Kind.RESTRICTION, Kind.OBJECTION):
+                    self._record_state(walk, live)
+                elif self._plan_changes(walk, live):
+                    self._execute()
         except StoreError as exc:
             self._pause(str(exc))
         finally:
@@ -246,13 +250,42 @@ class Batch:
                                            now=now) for s in stopped])
         return [s for s in walk.subjects if not s.problem]
 
-    def _answer(self, walk: WalkResult, live: Sequence[Subject]) -> None:
-        exports = Path(self.kw.settings.home) / "exports"
+    @contextmanager
+    def _ahead(self) -> Iterator[_Ahead | None]:
+        """A single access run at intake, on PostgreSQL: one control connection in
+        autocommit for its two statements, held from the walk's start (``_Ahead``)."""
+        if (self.kind not in (Kind.ACCESS, Kind.PORTABILITY) or len(self.new) != 1
+                or self.claimant is not None
+                or self.kw.control.engine.dialect.name != "postgresql"):
+            yield None
+            return
+        try:
+            from keepword import disclosures  # noqa: PLC0415 - optional
+        except ImportError:  # pragma: no cover - absent in a minimal build
+            yield None
+            return
+        file = export.ExportFile(self._exports() / f"{self.new[0].id}.zip")
+        try:
+            with self.kw.control.autocommit() as conn:
+                ahead = _Ahead(self.kw, conn, disclosures, file)
+                try:
+                    yield ahead
+                finally:
+                    ahead.close()
+        finally:
+            file.discard()  # (unless it was filled)
+
+    def _exports(self) -> Path:
+        return Path(self.kw.settings.home) / "exports"
+
+    def _answer(self, walk: WalkResult, live: Sequence[Subject], ahead: _Ahead | None
+                ) -> None:
+        exports = self._exports()
         now = utcnow()
-        if self._answer_at_once(walk, live, exports, now):
+        if ahead is not None and self._answer_at_once(walk, live, exports, now, ahead):
             return
         events: list[AuditEvent] = []
-        files: list[Future[Path]] = []  # written while the control store records
+        files: list[export.Pending] = []  # written while the control store records
 
         def answer(session: Session) -> None:
             for i, s in enumerate(live):
@@ -266,16 +299,17 @@ class Batch:
         self._commit([self.reqs[s.key] for s in live], events, answer, pending=files)
 
     def _answered(self, walk: WalkResult, s: Subject, refs: list[str],  # noqa: PLR0917
-                  context: tuple[SubjectState, list[Any]], exports: Path, now: datetime
-                  ) -> tuple[list[AuditEvent], Future[Path]]:
-        """One subject's export (its file written in the background), result and
-        transitions."""
+                  context: tuple[SubjectState, list[Any]], exports: Path, now: datetime,
+                  write: Callable[[bytes, Path], export.Pending] = export.write_later
+                  ) -> tuple[list[AuditEvent], export.Pending]:
+        """One subject's export (its file written by ``write``: by default in the
+        background), result and transitions."""
         req = self.reqs[s.key]
         events = [transition(req, Status.RUNNING, now=now)]
         data = export.build(walk, s, self.dep.policy.policy, request=_header(req),
                             state=context[0], disclosures=context[1])
         path = exports / f"{req.id}.zip"
-        file = export.write_later(export.zip_bytes(data), path)
+        file = write(export.zip_bytes(data), path)
         found = walk.counts(s)
         req.subject_refs = merge_refs(req.subject_refs, refs)
         req.result = {"found": found, "export": str(path),
@@ -285,27 +319,25 @@ class Batch:
         return events, file
 
     def _answer_at_once(self, walk: WalkResult, live: Sequence[Subject], exports: Path,
-                        now: datetime) -> bool:
+                        now: datetime, ahead: _Ahead) -> bool:
         """One access run at intake, on PostgreSQL: two statements, each its own
-        transaction -- the person's context with the audit head, then (the export's file
-        written) the request, its intake and its answer chained onto that head
-        (``AuditLog.append_at``) -- instead of a transaction of five round trips. When
-        another writer moved the head in between, the usual transaction records it."""
-        if (len(live) != 1 or len(self.new) != 1 or self.claimant is not None
-                or self.kw.control.engine.dialect.name != "postgresql"):
-            return False
-        try:
-            from keepword.disclosures import context_and_head  # noqa: PLC0415 - optional
-        except ImportError:  # pragma: no cover - absent in a minimal build
+        transaction -- the person's context with the audit head (sent while the walk
+        still ran: ``_Ahead``), then (the export's file written) the request, its intake
+        and its answer chained onto that head (``AuditLog.append_at``) -- instead of a
+        transaction of five round trips. When another writer moved the head in between,
+        the usual transaction records it."""
+        if len(live) != 1:
+            ahead.file.discard()  # (the usual way writes what there is to write)
             return False
         s, req = live[0], self.new[0]
         refs = refs_of(self.kw, s.identities)
-        with self.kw.control.autocommit() as conn:
-            state, disclosed, head = context_and_head(conn, refs)
-            events, file = self._answered(walk, s, refs, (state, disclosed), exports, now)
-            done = head is not None and self.kw.audit.append_at(
-                conn, [*self.intake, *events], head, ride=(requests_table(), row_values(req)),
-                before=file.result)  # the answer exists before the request says so
+        state, disclosed, head = ahead.context(refs)
+        events, file = self._answered(walk, s, refs, (state, disclosed), exports, now,
+                                      ahead.file.fill)
+        done = head is not None and self.kw.audit.append_at(
+            ahead.conn, [*self.intake, *events], head,
+            ride=(requests_table(), row_values(req)),
+            before=file.result)  # the answer exists before the request says so
         file.result()
         if done:
             self.new, self.intake = [], []
@@ -603,6 +635,44 @@ class Batch:
         record(session, req.subject_refs, StateKind.RESTRICTION, StateAction.SET,
                "erased; kept only under retention exception(s): " + ", ".join(grounds),
                request_id=req.id)
+
+
+class _Ahead:
+    """A single access's control statements, on one connection in autocommit
+    (PostgreSQL). The person's restrictions, disclosures and the audit head are asked as
+    soon as the walk knows every identity of the person (``Walker(resolved=...)``) and
+    read once it is done: the control server answers while the walk still reads the data
+    stores. Asked again if the references differ (they cannot, but it costs nothing to
+    be sure)."""
+
+    def __init__(self, kw: Keepword, conn: Connection, disclosures: ModuleType,
+                 file: export.ExportFile) -> None:
+        self.kw, self.conn, self._disclosures = kw, conn, disclosures
+        self.file = file  # its export's file, created while the walk runs
+        self._sent: tuple[list[str], Sent] | None = None
+
+    def send(self, subjects: list[Subject]) -> None:
+        if len(subjects) != 1 or subjects[0].problem is not None:
+            return
+        refs = refs_of(self.kw, subjects[0].identities)
+        self._sent = (refs, self._disclosures.send_context(self.conn, refs))
+
+    def context(self, refs: list[str]
+                ) -> tuple[SubjectState, list[Any], tuple[int, bytes] | None]:
+        sent, self._sent = self._sent, None
+        if sent is not None and sent[0] == refs:
+            state, disclosed, head = self._disclosures.context_of(sent[1])
+        else:
+            if sent is not None:
+                sent[1].close()
+            state, disclosed, head = self._disclosures.context_and_head(self.conn, refs)
+        return state, list(disclosed), head
+
+    def close(self) -> None:
+        """Drop an answer not read (the walk failed, or the request stopped)."""
+        sent, self._sent = self._sent, None
+        if sent is not None:
+            sent[1].close()
 
 
 def lane_for(kind: Kind, plan: Plan, dep: Deployment) -> frozenset[tuple[str, str]]:

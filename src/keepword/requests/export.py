@@ -13,6 +13,7 @@ and objections in force, and the disclosures made.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import json
@@ -24,7 +25,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment
 from markupsafe import Markup, escape
@@ -219,6 +220,82 @@ def write_file(data: bytes, path: Path) -> Path:
     return path
 
 
+class Pending(Protocol):
+    """A file being written (``write_later``, ``ExportFile.fill``): ``result`` waits."""
+
+    def result(self) -> Path: ...
+
+
+class ExportFile:
+    """A single request's export file, created ahead -- in the writer thread, while the
+    request's walk waits on its stores: creating a file costs this kind of filesystem up
+    to half a millisecond -- and filled once the answer is ready (``fill``). A request
+    that ends without it ``discard``s it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: Future[int] = _writer().submit(_create, path)
+        self._state = "created"  # -> filling -> filled, or discarded
+
+    def fill(self, data: bytes, path: Path) -> Pending:
+        """A ``write_later`` that writes when its ``result`` is asked (what
+        ``AuditLog.append_at`` does once its statement is sent: the control server runs
+        it meanwhile)."""
+        if path != self.path or self._state != "created":
+            raise ValueError("an export file is filled once, at its own path")
+        return _Fill(self, data)
+
+    def _write(self, data: bytes) -> Path:
+        if self._state == "filled":
+            return self.path
+        if self._state != "created":
+            raise ValueError("this export file was discarded")
+        fd = self._fd.result()
+        self._state = "filling"  # (the descriptor is the writer's now, closed by it)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            self._state = "discarded"  # no half-written export is left behind
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            raise
+        self._state = "filled"
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the file if it was never filled."""
+        if self._state != "created":
+            return
+        self._state = "discarded"
+        try:
+            fd = self._fd.result()
+        except OSError:
+            return  # (never created)
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class _Fill:
+    def __init__(self, file: ExportFile, data: bytes) -> None:
+        self._file, self._data = file, data
+
+    def result(self) -> Path:
+        return self._file._write(self._data)
+
+
+def _create(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _writer() -> ThreadPoolExecutor:
+    if not _WRITER:
+        _WRITER.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="kw-export"))
+    return _WRITER[0]
+
+
 _WRITER: list[ThreadPoolExecutor] = []
 
 
@@ -226,9 +303,7 @@ def write_later(data: bytes, path: Path) -> Future[Path]:
     """``write_file`` in a background thread: creating a file costs the filesystem a
     fraction of a millisecond to a millisecond, which an access overlaps with its
     control-store writes (the caller waits for it before committing)."""
-    if not _WRITER:
-        _WRITER.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="kw-export"))
-    return _WRITER[0].submit(write_file, data, path)
+    return _writer().submit(write_file, data, path)
 
 
 SMALL = 4096  # bytes: stored as they are (deflating a few lines costs more than it saves)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
@@ -356,8 +356,12 @@ class Walker:
     """Runs the walk for a batch of subjects over one set of connections."""
 
     def __init__(self, plan: Plan, conns: Connections, *, chunk: int | None = None,
-                 shortcuts: bool = True, lane: frozenset[Table] = frozenset()) -> None:
+                 shortcuts: bool = True, lane: frozenset[Table] = frozenset(),
+                 resolved: Callable[[list[Subject]], None] | None = None) -> None:
         self.plan = plan
+        # told the subjects once every identity of each is known (the rest of the walk
+        # finds rows, no identity): a caller may start what those identities decide
+        self.resolved = resolved
         self.lane = lane  # collections walked column-wise below own person rows (erasure)
         # lane lookups to make: (collection, column) -> value -> the subjects asking
         self._lane_want: dict[tuple[Table, str], dict[Any, set[int]]] = {}
@@ -572,6 +576,8 @@ class Walker:
         """Resolve then spread. ``prior``: subjects come with known person keys
         (a proof or resume), whose rows may be gone but whose references count."""
         self._resolve(subjects, prior=prior)
+        if self.resolved is not None:
+            self.resolved(subjects)
         live = [i for i, s in enumerate(subjects) if s.problem is None]
         collections, seed_rows = self.plan.collections, self._seed_rows
         for i in live:
