@@ -999,19 +999,19 @@ def _file_lane(lanes: list[dict[Table, int] | None], key: Table,  # noqa: PLR091
     (``None`` for a subject stopped with a problem)."""
     if not result:
         return
-    whose = list(map(owners.get, _column(result, 0)))
+    links = _column(result, 0)
+    whose = list(map(owners.get, links))
     pks = _lane_keys(result, npk)
     for j, group in below:
         _hand_down(deeper.setdefault(group, {}), _column(result, j), whose)
     if None in whose:  # (a value no owner asked for: not theirs)
         kept = [(pk, who) for pk, who in zip(pks, whose, strict=True) if who is not None]
         pks, whose = [pk for pk, _ in kept], [who for _, who in kept]
-    theirs = cast(list[set[int]], whose)
     found[0].extend(pks)
-    found[1].extend(theirs)
-    sets = dict(zip(map(id, theirs), theirs, strict=True))
-    for set_id, n in Counter(map(id, theirs)).items():
-        for i in sets[set_id]:
+    found[1].extend(cast(list[set[int]], whose))
+    # counted per link value (in C), then handed to that value's owners
+    for link, n in Counter(links).items():
+        for i in owners.get(link, ()):
             lane = lanes[i]
             if lane is not None:
                 lane[key] = lane.get(key, 0) + n
