@@ -16,7 +16,7 @@ needs to find each subject again is sealed once for the batch, with the journal.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -580,17 +580,25 @@ class Batch:
         clean = proof.Proof(True, checked).as_dict()
         clean_details = {"proof_ok": True, "residual": 0, "unapplied": 0, "kept": []}
         proven: dict[int, dict[str, Any]] = {}  # results shared at planning, proven clean
+        kept_of: dict[int, tuple[Any, list[Any]]] = {}  # what each shared result keeps
+        sealed_of, walked_of, ref = self.sealed, self._walked, self.kw.hasher.ref
         for req in self.reqs.values():
             # the references of every identity the walk learnt (written with the end); the
             # request's own identities have theirs since intake
-            sealed = self.sealed[req.id]
-            walked = self._walked.get(req.id)
+            sealed = sealed_of[req.id]
+            walked = walked_of.get(req.id)
             known = (walked.identities if walked is not None
                      else sealed.get("knowledge", {}).get("identities", {}))
-            learnt = self._learnt_refs(sealed["identities"], known)
+            mine = {(p[0], p[1]) for p in sealed["identities"]}
+            learnt = {ref(kind, v) for kind, vals in known.items() for v in vals
+                      if (kind, v) not in mine}
             if learnt:
-                req.subject_refs = merge_refs(req.subject_refs, learnt)
-            kept = ((req.result or {}).get("outcome") or {}).get("kept", [])
+                req.subject_refs = merge_refs(req.subject_refs, sorted(learnt))
+            hit = kept_of.get(id(req.result))
+            if hit is None or hit[0] is not req.result:
+                hit = kept_of[id(req.result)] = (req.result, ((req.result or {}).get(
+                    "outcome") or {}).get("kept", []))
+            kept = hit[1]
             left = residual.get(req.id, [])
             if not (bad or left or kept):
                 result = proven.get(id(req.result))
@@ -620,14 +628,6 @@ class Batch:
         events = transition_all(done, Status.COMPLETED, self.batch_id, now=now,
                                 details=done_details) if done else []
         return grouped([*events, *failed], self.batch_id)
-
-    def _learnt_refs(self, given: Sequence[Sequence[str]],
-                     known: Mapping[str, Iterable[str]]) -> list[str]:
-        """References of the identities the walk learnt beyond the request's own."""
-        ref = self.kw.hasher.ref
-        mine = {(p[0], p[1]) for p in given}  # (a request names one to a few identities)
-        return sorted({ref(kind, v) for kind, vals in known.items() for v in vals
-                       if (kind, v) not in mine})
 
     def _restrict_kept(self, session: Session, req: Req, kept: list[dict[str, Any]]) -> None:
         """What a retention exception keeps stays, restricted (Art. 18(1)(b))."""
