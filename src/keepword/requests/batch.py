@@ -462,7 +462,8 @@ class Batch:
         return rectify.flatten(rectify.validate(self.plan, sealed["params"]["set"]))
 
     def _execute(self) -> None:
-        waking = [r for r in self.reqs.values() if r.status != Status.RUNNING.value]
+        running = Status.RUNNING.value
+        waking = [r for r in self.reqs.values() if r.status != running]
         if waking:
             now = utcnow()
             self._commit(waking, transition_all(waking, Status.RUNNING, self.batch_id, now=now))

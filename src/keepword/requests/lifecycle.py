@@ -295,8 +295,9 @@ def _move_all(reqs: Sequence[Req], starting: set[str], to: Status, now: datetime
         if to not in TRANSITIONS.get(Status(current), frozenset()):
             first = next(r for r in reqs if r.status == current)
             raise KeepwordError(f"request {first.id} is {current}; it cannot become {to.value}")
+    status = to.value  # (an enum's value is a property: read once, not per request)
     for req in reqs:
-        req.status, req.updated_at, req.reason = to.value, now, reason
+        req.status, req.updated_at, req.reason = status, now, reason
     if to is Status.VERIFIED:
         for req in reqs:
             if req.verified_at is None:

@@ -160,7 +160,10 @@ Batch = tuple[Sequence[Visit], CollectionPlan, Sequence[PK]]
 # Types ``canon`` leaves alone: checked inline, so the hot loops skip the call.
 _PLAIN: frozenset[type] = frozenset({int, str, float, bool, type(None), date, datetime})
 _NOWHERE: Ref = (("", ""), ())  # the origin of a visit that comes from no row
-_ROLES: tuple[Role | None, ...] = (None, Role.LINKED, Role.SHARED, Role.OWN)
+# Role's members as plain names: the hot loops compare roles per row, and a member read
+# through the enum's class costs several times a module global
+_OWN, _SHARED, _LINKED = Role.OWN, Role.SHARED, Role.LINKED
+_ROLES: tuple[Role | None, ...] = (None, _LINKED, _SHARED, _OWN)
 NO_UP = 4  # the rows' up edges all lead back to the parent row, OWN already
 
 
@@ -178,7 +181,7 @@ def fast_of(plan: Plan, e: Edge) -> int:
         return 0
     back = all(u.child_col == e.child_col and u.parent == e.parent
                and u.parent_col == e.parent_col == parent.single_pk for u in child.up)
-    return Role.OWN | (NO_UP if back else 0)
+    return _OWN | (NO_UP if back else 0)
 
 
 # A down edge as _give follows it: parent column, lookup group, child, child column,
@@ -343,7 +346,7 @@ class WalkResult:
         out: dict[str, int] = {}
         collections = self.plan.collections
         for table, by_pk in s.rows.items():
-            n = len(by_pk) - list(by_pk.values()).count(Role.LINKED)  # SHARED or OWN
+            n = len(by_pk) - list(by_pk.values()).count(_LINKED)  # SHARED or OWN
             if n:
                 out[collections[table].name] = n
         for table, n in s.lane.items():
@@ -586,7 +589,7 @@ class Walker:
                 cp = collections[table]
                 for pk in pks:
                     if pk in self.rows[table]:
-                        self._process(i, s, cp, pk, Role.OWN)
+                        self._process(i, s, cp, pk, _OWN)
                     if prior:
                         self._virtual_down(i, s, cp, pk)
             if i in seed_rows:
@@ -715,7 +718,7 @@ class Walker:
                 _owned_by(self._lane_want, target, v, i, None)
         for parent_col, group, child, col, by_pk, fast, _ in hot.rest_down:
             for v in s.values.get((cp.key, parent_col), ()):
-                self._want_in(group, child, by_pk, v, v, (i, "down", col, origin, Role.OWN, fast))
+                self._want_in(group, child, by_pk, v, v, (i, "down", col, origin, _OWN, fast))
 
     def _process(self, i: int, s: Subject, cp: CollectionPlan, pk: PK, role: Role) -> None:
         """Give a row its role for ``s`` and schedule the edges that role follows."""
@@ -728,11 +731,11 @@ class Walker:
               theirs: dict[PK, Role], pk: PK, role: Role) -> None:
         """``_process`` for a row whose role rises (the hot path: wants inlined)."""
         theirs[pk] = role
-        if role is Role.LINKED:
+        if role is _LINKED:
             return
         row = cache[pk]
-        root = role is Role.OWN and pk in s.roots.get(hot.key, ())
-        if role is Role.OWN and not root:  # (a person row's values: registered when found)
+        root = role is _OWN and pk in s.roots.get(hot.key, ())
+        if role is _OWN and not root:  # (a person row's values: registered when found)
             values = s.values
             for col, vkey in hot.values:
                 v = row[col]
@@ -746,7 +749,7 @@ class Walker:
                 self._down(i, hot, hot.rest_down, pk, row, role)
         elif hot.down:
             self._down(i, hot, hot.down, pk, row, role)
-        if hot.up and (role is Role.OWN or hot.context):
+        if hot.up and (role is _OWN or hot.context):
             self._up(i, s, hot, pk, row)
 
     def _down(self, i: int, hot: _Hot, down: tuple[_Down, ...], pk: PK, row: Row,  # noqa: PLR0917
@@ -761,7 +764,7 @@ class Walker:
                 continue
             v = v if type(v) in _PLAIN else canon(v)
             visit: Visit = (i, "down", child_col, origin, role,
-                            own if role is Role.OWN else role if anon else 0)
+                            own if role is _OWN else role if anon else 0)
             done = done_all[group].get(v)
             if done is not None:
                 if done:
@@ -808,14 +811,14 @@ class Walker:
             if v is None:
                 continue
             v = v if type(v) in _PLAIN else canon(v)
-            if by_pk and hot.shortcuts and s.rows.get(parent.key, {}).get((v,)) is Role.OWN:
+            if by_pk and hot.shortcuts and s.rows.get(parent.key, {}).get((v,)) is _OWN:
                 continue  # already the subject's own: arriving there would change nothing
             self._want_in(group, parent, by_pk, v, v, (i, "up", child_col, origin, None, 0))
 
     def role_of(self, s: Subject, cp: CollectionPlan, row: Row, pk: PK,
                 inherit: Role | None) -> Role | None:
         if cp.root and pk in s.roots.get(cp.key, ()):
-            return Role.OWN
+            return _OWN
         named = mine = False
         other = False
         for c in cp.tier:
@@ -827,12 +830,12 @@ class Walker:
                 elif not cp.tier_joint:
                     other = True
         if mine:
-            return Role.SHARED if other else Role.OWN
+            return _SHARED if other else _OWN
         for c in cp.side_naming:
             if s.names(cp, c, row[c]):
-                return Role.SHARED
+                return _SHARED
         if named:  # someone else's row
-            return Role.LINKED if inherit is Role.LINKED else None
+            return _LINKED if inherit is _LINKED else None
         return inherit
 
     def _arrive(self, batches: Iterable[Batch], subjects: list[Subject]) -> None:
@@ -864,7 +867,7 @@ class Walker:
             base = inherit
             s.children[origin].update(zip(repeat(key), pks, repeat(col)))
         else:
-            base = Role.LINKED if kind == "up" else None
+            base = _LINKED if kind == "up" else None
         known = bool(fast) or hot.anonymous
         fixed = _ROLES[fast & 3] if fast else base
         if known and fixed is None:
@@ -872,7 +875,7 @@ class Walker:
         theirs = s.rows.get(key)
         for pk in pks:
             current = None if theirs is None else theirs.get(pk)
-            if current is Role.OWN and hot.shortcuts:
+            if current is _OWN and hot.shortcuts:
                 continue  # nothing to raise
             role = fixed if known else self.role_of(s, cp, cache[pk], pk, base)
             if role is not None and (current is None or role > current):
@@ -900,7 +903,7 @@ class Walker:
                     self._give(si, s, hot, cache, theirs, pk, role)
                 return
             s.rows[key][pk] = role
-            if role is Role.OWN and pk[0] is not None:
+            if role is _OWN and pk[0] is not None:
                 for _, vkey in hot.values:  # the key alone: its canonical value
                     s.values[vkey].add(pk[0])
         else:
@@ -911,8 +914,8 @@ class Walker:
                         self._give(si, s, hot, cache, theirs, pk, role)
                 return
             self._give_all(s, hot, pks, role)
-        if role is not Role.LINKED and hot.up and not fast & NO_UP and (
-                role is Role.OWN or hot.context):
+        if role is not _LINKED and hot.up and not fast & NO_UP and (
+                role is _OWN or hot.context):
             for pk in dict.fromkeys(pks):
                 self._up(si, s, hot, pk, cache[pk])
 
@@ -920,7 +923,7 @@ class Walker:
     def _give_all(s: Subject, hot: _Hot, pks: Sequence[PK], role: Role) -> None:
         """``_give`` (up edges aside) to rows new to the subject, in a ``bulk`` collection."""
         s.rows[hot.key].update(zip(pks, repeat(role)))
-        if role is Role.OWN:
+        if role is _OWN:
             vals = [v for v in map(itemgetter(0), pks) if v is not None]
             for _, vkey in hot.values:  # the key alone: its canonical value
                 if vals:
@@ -942,17 +945,17 @@ class Walker:
                 continue
             for table, by_pk in s.rows.items():
                 cp = self.plan.collections[table]
-                if cp.root or not cp.down or Role.LINKED not in by_pk.values():
+                if cp.root or not cp.down or _LINKED not in by_pk.values():
                     continue  # (the membership test scans in C)
                 for pk, role in by_pk.items():
-                    if role is Role.LINKED and (i, table, pk) not in checked and all(
+                    if role is _LINKED and (i, table, pk) not in checked and all(
                             self.rows[table][pk][c] is None for c in cp.naming):
                         checked.add((i, table, pk))
                         wanted[table].append((i, pk))
         upgraded = False
         for table, items in wanted.items():
             for i, pk in self._only_referred_by_subject(subjects, self.plan[table], items):
-                self._process(i, subjects[i], self.plan[table], pk, Role.OWN)
+                self._process(i, subjects[i], self.plan[table], pk, _OWN)
                 upgraded = True
         return upgraded
 
@@ -1060,7 +1063,7 @@ def _fresh() -> dict[int, dict[str, set[str]]]:
 def _own_referring(s: Subject, child: CollectionPlan, cache: Mapping[PK, Row], col: str,
                    value: Any) -> int:
     return sum(1 for pk, role in s.rows.get(child.key, {}).items()
-               if role is Role.OWN and canon(cache[pk][col]) == value)
+               if role is _OWN and canon(cache[pk][col]) == value)
 
 
 def _plain_text(values: list[Any]) -> bool:
