@@ -100,6 +100,29 @@ def test_a_failing_statement_raises_sqlalchemy_error(engine: Engine) -> None:
         driver.run_all(conn, [(bad, {"v": 1}), (bad, {"v": "not a number"})])
 
 
+def test_json_read_as_the_control_store_reads_it(tmp_path: Any) -> None:
+    """SQLite with keepword's JSON reader (the control store): a column of JSON texts is
+    parsed in one pass; values as SQLAlchemy reads them, each row its own object -- and a
+    top-level number (stored as a number) still read."""
+    from keepword import jsoncodec
+
+    eng = create_engine(f"sqlite:///{tmp_path / 'j.db'}", json_deserializer=jsoncodec.column,
+                        json_serializer=jsoncodec.dumps_text)
+    meta.create_all(eng)
+    docs: list[Any] = [{"a": [1, None]}, [1, "x"], None, "text", {"a": [1, None]}]
+    with eng.begin() as conn:
+        conn.execute(insert(things), [{"id": i, "doc": d} for i, d in enumerate(docs, 1)])
+    stmt = select(things.c.doc).order_by(things.c.id)
+    with eng.connect() as conn:
+        expected = [r[0] for r in conn.execute(stmt)]
+        (got,) = driver.columns(conn, stmt, {})
+        conn.execute(insert(things), {"id": 9, "doc": 7})
+        (mixed,) = driver.columns(conn, stmt, {})
+    assert got == expected == docs and got[0] is not got[4]
+    assert mixed == [*docs, 7]
+    eng.dispose()
+
+
 def _count(engine: Engine, name: str) -> int:
     with engine.connect() as other:
         return len(other.execute(select(things.c.id).where(things.c.name == name)).all())

@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import JSON, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from keepword import jsoncodec
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,8 @@ def _converted(values: Sequence[Any], p: _Converter) -> list[Any]:
     batch's requests were received and verified together -- converts each distinct
     value once and shares the result."""
     convert = p.convert
+    if p.json_text and set(map(type, values)) <= {str}:  # SQLite's JSON texts: in C
+        return list(map(jsoncodec.loads, values))
     if not p.immutable or len(values) < _SHARE_FROM:
         return list(map(convert, values))
     try:
@@ -329,6 +333,9 @@ class _Converter:
 
     convert: Callable[[Any], Any]
     immutable: bool
+    # a JSON column read with ``jsoncodec.column`` where the driver gives its text: a
+    # column of texts is parsed in one ``map`` (what ``convert`` does to each)
+    json_text: bool = False
 
 
 def _as_rows(found: list[Sequence[Any]], processors: list[_Converter | None]
@@ -348,8 +355,17 @@ def _processors(conn: Connection, c: _Compiled, description: Sequence[Any]
     out: list[_Converter | None] = []
     for kind, desc in zip(c.types, description, strict=True):
         process = kind.dialect_impl(conn.dialect).result_processor(conn.dialect, desc[1])
-        out.append(None if process is None else _Converter(process, _immutable(kind)))
+        out.append(None if process is None else _Converter(
+            process, _immutable(kind), _json_text(conn.dialect, kind)))
     return out
+
+
+def _json_text(dialect: Dialect, kind: Any) -> bool:
+    """SQLite hands a JSON column back as its text, which SQLAlchemy's processor gives to
+    the engine's deserializer: when that is ``jsoncodec.column``, a text is read by
+    ``jsoncodec.loads``."""
+    return (dialect.name == "sqlite" and isinstance(kind, JSON)
+            and getattr(dialect, "_json_deserializer", None) is jsoncodec.column)
 
 
 def _immutable(kind: Any) -> bool:
