@@ -98,7 +98,20 @@ def test_restrict_object_and_resume_nothing(cli: Any, sqlite_world: World) -> No
                        "marketing", "--reason", "no newsletter", "--verified", "--json")
     assert json.loads(out)["recorded"] == "objection set"
     code, out, _ = cli("requests", "resume", root)
-    assert code == 0 and "nothing to run" in out
+    assert code == 0 and "nothing to run" in out and "export file" not in out
+
+
+def test_resume_removes_an_old_export_file_no_request_names(cli: Any, sqlite_world: World,
+                                                            tmp_path: Path) -> None:
+    import os
+    import time
+
+    left = tmp_path / "home" / "exports" / "req_0000000000000000dead.zip"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"PK-left by a killed process")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    code, out, _ = cli("requests", "resume", str(sqlite_world.root))
+    assert code == 0 and "removed 1 export file(s)" in out and not left.exists()
 
 
 def test_import_records_every_row_or_names_the_bad_line(cli: Any, sqlite_world: World,

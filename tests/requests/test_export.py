@@ -263,3 +263,27 @@ def test_an_access_that_stops_or_pauses_leaves_no_export_file(
         down.close()
     assert paused.status == "paused" and "crm" in (paused.reason or "")
     assert not exports.exists() or not list(exports.glob("*.zip"))
+
+
+def test_export_files_no_request_names_are_swept_once_old(
+        sqlite_world: World, sqlite_dep: Deployment, kw: Keepword) -> None:
+    """What a killed process left in exports/ (a file for a request never recorded) goes
+    once it is an hour old; a recorded request's export and a fresh file (an access being
+    answered now) stay; the sweep is audited without personal data."""
+    import os
+
+    answered = service.run_request(kw, sqlite_dep, "access",
+                                   {"email": sqlite_world.people[1].email})
+    exports = Path(kw.settings.home) / "exports"
+    orphan, fresh = exports / "req_00000000000000000001.zip", exports / "req_fresh.zip"
+    orphan.write_bytes(b"PK-left")
+    fresh.write_bytes(b"PK-now")
+    hour_ago = time.time() - 3700
+    for path in (orphan, Path(answered.export or "")):
+        os.utime(path, (hour_ago, hour_ago))
+    assert service.sweep_exports(kw) == ["req_00000000000000000001"]
+    assert not orphan.exists() and fresh.exists() and Path(answered.export or "").exists()
+    assert service.sweep_exports(kw) == []  # (nothing left to remove)
+    with kw.control.engine.connect() as conn:
+        swept = [e for e in kw.audit.entries(conn) if e["action"] == "exports.swept"]
+    assert len(swept) == 1 and swept[0]["details"]["removed"] == 1

@@ -210,15 +210,21 @@ def verify(request_ids: list[str], home: Path | None = HomeOption,
 def _run(path: Path | None, data_dir: Path | None, home: Path | None, as_json: bool, *,
          resume: bool) -> None:
     dep = load_deployment(path, data_dir=data_dir) if path else None
+    swept: list[str] = []
     try:
         with runtime(home) as kw, _progress(not as_json) as tick:
             results = service.run(kw, deployment=dep, resume=resume, progress=tick)
+            if resume:  # what a killed process may have left in the exports folder
+                swept = service.sweep_exports(kw)
     finally:
         if dep is not None:
             dep.close()
     if as_json:
         print_json([r.as_dict() for r in results])
         return
+    if swept:
+        console.print(f"removed {len(swept)} export file(s) that no recorded request names "
+                      "(left by an interrupted access)")
     if not results:
         console.print("nothing to run")
     for r in results:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 _SERVICE = {"RequestResult", "approve", "deny", "dry_run", "extend", "list_requests", "run",
-            "run_request", "show", "submit", "submit_many", "verify", "verify_many"}
+            "run_request", "show", "submit", "submit_many", "sweep_exports", "verify",
+            "verify_many"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,5 +32,5 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Kind", "RequestResult", "Status", "approve", "deny", "dry_run", "extend",
-           "list_requests", "run", "run_request", "show", "submit", "submit_many", "verify",
-           "verify_many"]
+           "list_requests", "run", "run_request", "show", "submit", "submit_many",
+           "sweep_exports", "verify", "verify_many"]

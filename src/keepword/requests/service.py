@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ from keepword.requests.lifecycle import (
 from keepword.requests.plan import Plan, compile_plan, live_plan
 from keepword.requests.walk import Connections, Subject, Walker
 from keepword.runtime import Keepword
+from keepword.sqlsets import CHUNK, chunked
 
 
 @dataclass
@@ -366,6 +368,38 @@ def run(kw: Keepword, *, deployment: Deployment | None = None,
         return RequestResult.of_all(reqs)  # still paused: the batch's objects live
 
 
+ORPHAN_AFTER = timedelta(hours=1)  # an export file this old that no request names is left over
+
+
+def sweep_exports(kw: Keepword, *, older_than: timedelta = ORPHAN_AFTER,
+                  now: datetime | None = None) -> list[str]:
+    """Remove export files no recorded request names: a process killed while answering
+    an access at intake can leave its file (complete, or created empty while the walk
+    ran) without the request that would say so -- personal data nobody can account for.
+    Only files older than ``older_than`` (another process may be answering right now);
+    the removal is audited (request keys only). Returns the keys of the files removed."""
+    folder = Path(kw.settings.home) / "exports"
+    if not folder.is_dir():
+        return []
+    limit = (now or utcnow()).timestamp() - older_than.total_seconds()
+    found = {path.stem: path for path in folder.glob("req_*.zip")
+             if path.stat().st_mtime < limit}
+    if not found:
+        return []
+    table = requests_table()
+    with kw.control.session() as session:
+        known = {rid for part in chunked(sorted(found), CHUNK) for rid in session.scalars(
+            select(table.c.id).where(table.c.id.in_(part)))}
+        gone = sorted(set(found) - known)
+        for rid in gone:
+            found[rid].unlink(missing_ok=True)
+        if gone:
+            kw.audit.append(session, AuditEvent(
+                action="exports.swept", object_type="exports", object_id="exports",
+                details={"removed": len(gone), "requests": gone}))
+    return gone
+
+
 def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
                 ) -> list[str]:
     """The keys of the requests in a wanted state (of ``deployment``, when given)."""
@@ -502,5 +536,5 @@ def run_request(kw: Keepword, dep: Deployment, kind: Kind | str,
 __all__ = [
     "RequestResult", "approve", "deny", "dry_run", "extend", "list_requests", "new_id",
     "parse_identities", "parse_identity_args", "run", "run_request", "show", "submit",
-    "submit_many", "verify", "verify_many",
+    "submit_many", "sweep_exports", "verify", "verify_many",
 ]
