@@ -158,11 +158,16 @@ class Sent:
         """``rows(conn, stmt, params)``, answered by the statement sent ahead."""
         if self._on is None:
             return rows(self.conn, self.stmt, self.params)
+        return _as_rows(*self._end(fetch=True))
+
+    def _end(self, *, fetch: bool) -> tuple[list[Sequence[Any]], list[_Converter | None]]:
+        """End the pipeline (which collects the answer); the rows when ``fetch``."""
+        assert self._on is not None
         pipe, c, cur, args = self._on
         self._on = None
         try:
-            pipe.__exit__(None, None, None)  # the pipeline's end collects the answer
-            return _as_rows(*_fetched(self.conn, c, cur, args))
+            pipe.__exit__(None, None, None)
+            return _fetched(self.conn, c, cur, args) if fetch else ([], [])
         except self.conn.dialect.loaded_dbapi.Error as exc:
             raise _failed(self.conn, exc) from None
         finally:
@@ -186,16 +191,8 @@ class Sent:
     def close(self) -> None:
         """The answer is not wanted: the pipeline is ended (on a connection in autocommit,
         what the statement wrote is committed), the connection usable again."""
-        if self._on is None:
-            return
-        pipe, _, cur, _ = self._on
-        self._on = None
-        try:
-            pipe.__exit__(None, None, None)
-        except self.conn.dialect.loaded_dbapi.Error as exc:
-            raise _failed(self.conn, exc) from None
-        finally:
-            cur.close()
+        if self._on is not None:
+            self._end(fetch=False)
 
 
 def send(conn: Connection, stmt: Executable, params: Mapping[str, Any]) -> Sent:
@@ -304,9 +301,10 @@ def _as_columns(found: list[Sequence[Any]], processors: list[_Converter | None]
 
 
 def _converted(values: Sequence[Any], p: _Converter) -> list[Any]:
-    """``map(p, values)``; a column of immutable values (timestamps) that repeat -- a
-    batch's requests were received and verified together -- converts each distinct
-    value once and shares the result."""
+    """``map(p, values)``. A SQLite JSON column of texts is parsed in one ``map``; a
+    column of immutable values (timestamps) that repeat -- a batch's requests were
+    received and verified together -- converts each distinct value once and shares
+    the result."""
     convert = p.convert
     if p.json_text and set(map(type, values)) <= {str}:  # SQLite's JSON texts: in C
         return list(map(jsoncodec.loads, values))

@@ -17,22 +17,19 @@ import orjson
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def dumps(data: Any) -> bytes:
-    """Compact JSON (UTF-8)."""
+def dumps(data: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """Compact JSON (UTF-8); ``default`` writes what JSON has no form for."""
     try:
-        return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME, default=default)
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False,
+                          default=default).encode()
 
 
 def dumps_sets(data: Any) -> bytes:
     """``dumps``, with sets written as arrays (in their iteration order): what a batch
     seals of thousands of people is held in sets, encoded without a list copy each."""
-    try:
-        return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME, default=_set_list)
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False,
-                          default=_set_list).encode()
+    return dumps(data, _set_list)
 
 
 def _set_list(value: Any) -> list[Any]:

@@ -16,7 +16,7 @@ needs to find each subject again is sealed once for the batch, with the journal.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,8 +78,13 @@ def _vault(key: bytes) -> Vault:
     return Vault(key)
 
 
-def refs_of(kw: Keepword, identities: Mapping[str, Any]) -> list[str]:
-    return sorted({kw.hasher.ref(k, v) for k, vals in identities.items() for v in vals})
+def refs_of(kw: Keepword, identities: Mapping[str, Any],
+            without: Container[tuple[str, str]] = ()) -> list[str]:
+    """The references of ``identities`` (kind -> values), but those ``(kind, value)``
+    in ``without``."""
+    ref = kw.hasher.ref
+    return sorted({ref(k, v) for k, vals in identities.items() for v in vals
+                   if (k, v) not in without})
 
 
 def merge_refs(known: Sequence[str], found: Sequence[str]) -> list[str]:
@@ -259,9 +264,8 @@ class Batch:
                 or self.kw.control.engine.dialect.name != "postgresql"):
             yield None
             return
-        try:
-            from keepword import disclosures  # noqa: PLC0415 - optional
-        except ImportError:  # pragma: no cover - absent in a minimal build
+        disclosures = _disclosures()
+        if disclosures is None:  # pragma: no cover - absent in a minimal build
             yield None
             return
         file = export.ExportFile(self._exports() / f"{self.new[0].id}.zip")
@@ -276,7 +280,7 @@ class Batch:
             file.discard()  # (unless it was filled)
 
     def _exports(self) -> Path:
-        return Path(self.kw.settings.home) / "exports"
+        return export.folder(self.kw.settings.home)
 
     def _answer(self, walk: WalkResult, live: Sequence[Subject], ahead: _Ahead | None
                 ) -> None:
@@ -582,7 +586,7 @@ class Batch:
         clean_details = {"proof_ok": True, "residual": 0, "unapplied": 0, "kept": []}
         proven: dict[int, dict[str, Any]] = {}  # results shared at planning, proven clean
         kept_of: dict[int, tuple[Any, list[Any]]] = {}  # what each shared result keeps
-        sealed_of, walked_of, ref = self.sealed, self._walked, self.kw.hasher.ref
+        sealed_of, walked_of = self.sealed, self._walked
         for req in self.reqs.values():
             # the references of every identity the walk learnt (written with the end); the
             # request's own identities have theirs since intake
@@ -591,10 +595,9 @@ class Batch:
             known = (walked.identities if walked is not None
                      else sealed.get("knowledge", {}).get("identities", {}))
             mine = {(p[0], p[1]) for p in sealed["identities"]}
-            learnt = {ref(kind, v) for kind, vals in known.items() for v in vals
-                      if (kind, v) not in mine}
+            learnt = refs_of(self.kw, known, without=mine)
             if learnt:
-                req.subject_refs = merge_refs(req.subject_refs, sorted(learnt))
+                req.subject_refs = merge_refs(req.subject_refs, learnt)
             hit = kept_of.get(id(req.result))
             if hit is None or hit[0] is not req.result:
                 hit = kept_of[id(req.result)] = (req.result, ((req.result or {}).get(
@@ -759,14 +762,23 @@ def _header(req: Req) -> dict[str, Any]:
             "due_at": req.due_at.isoformat()}
 
 
-def _context(session: Session, refs: Sequence[str]) -> tuple[SubjectState, list[Any]]:
-    """The person's restrictions, and their disclosures to recipients (Art. 15(1)(c))
-    when that module is installed: one statement."""
+def _disclosures() -> ModuleType | None:
+    """``keepword.disclosures`` (disclosures to recipients, Art. 15(1)(c)), when that
+    module is installed."""
     try:
-        from keepword.disclosures import state_and_disclosures  # noqa: PLC0415 - optional
+        from keepword import disclosures  # noqa: PLC0415 - optional
     except ImportError:  # pragma: no cover - absent in a minimal build
+        return None
+    return disclosures
+
+
+def _context(session: Session, refs: Sequence[str]) -> tuple[SubjectState, list[Any]]:
+    """The person's restrictions, and their disclosures to recipients when that module is
+    installed: one statement."""
+    disclosures = _disclosures()
+    if disclosures is None:  # pragma: no cover - absent in a minimal build
         return current_state(session, refs), []
-    state, disclosed = state_and_disclosures(session, refs)
+    state, disclosed = disclosures.state_and_disclosures(session, refs)
     return state, list(disclosed)
 
 

@@ -211,11 +211,14 @@ def zip_bytes(export: Mapping[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def folder(home: str | Path) -> Path:
+    """Where a keepword home keeps its exports (``<request id>.zip`` each)."""
+    return Path(home) / "exports"
+
+
 def write_file(data: bytes, path: Path) -> Path:
     """``data`` into a new file readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with os.fdopen(_create(path), "wb") as fh:
         fh.write(data)
     return path
 

@@ -24,7 +24,7 @@ from keepword.errors import InputError, KeepwordError, Location, NotFoundError, 
 from keepword.identities import normalise
 from keepword.policy import load_policy
 from keepword.policy.models import Regulation
-from keepword.requests import erase, rectify
+from keepword.requests import erase, export, rectify
 from keepword.requests.batch import (
     GC_FROM,
     Batch,
@@ -378,7 +378,7 @@ def sweep_exports(kw: Keepword, *, older_than: timedelta = ORPHAN_AFTER,
     ran) without the request that would say so -- personal data nobody can account for.
     Only files older than ``older_than`` (another process may be answering right now);
     the removal is audited (request keys only). Returns the keys of the files removed."""
-    folder = Path(kw.settings.home) / "exports"
+    folder = export.folder(kw.settings.home)
     if not folder.is_dir():
         return []
     limit = (now or utcnow()).timestamp() - older_than.total_seconds()

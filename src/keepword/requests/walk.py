@@ -687,11 +687,7 @@ class Walker:
                              f"(rows of {cp.name}); give an identity that names one person")
                 return
         hot = self._hot(cp.key)
-        values = s.values
-        for col, vkey in hot.values:  # (``_register``, inlined)
-            v = row[col]
-            if v is not None:
-                values[vkey].add(v if type(v) in _PLAIN else canon(v))
+        _register(s.values, hot, row)
         if not new:
             return
         identities = s.identities
@@ -736,11 +732,7 @@ class Walker:
         row = cache[pk]
         root = role is _OWN and pk in s.roots.get(hot.key, ())
         if role is _OWN and not root:  # (a person row's values: registered when found)
-            values = s.values
-            for col, vkey in hot.values:
-                v = row[col]
-                if v is not None:
-                    values[vkey].add(v if type(v) in _PLAIN else canon(v))
+            _register(s.values, hot, row)
         if hot.admin and row[hot.admin] is not None:
             s.administered.add((hot.key, hot.admin, canon(row[hot.admin])))
         if hot.lane_down and root:
@@ -973,6 +965,15 @@ class Walker:
                 if totals.get(canon(v), 0) != mine:
                     ok.discard((i, pk))
         return sorted(ok, key=repr)
+
+
+def _register(values: dict[tuple[Table, str], set[Any]], hot: _Hot, row: Row) -> None:
+    """The values of an own row other rows are found by, canonical, into
+    ``Subject.values``."""
+    for col, vkey in hot.values:
+        v = row[col]
+        if v is not None:
+            values[vkey].add(v if type(v) in _PLAIN else canon(v))
 
 
 def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
