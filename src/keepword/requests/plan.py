@@ -294,6 +294,14 @@ def coerce(cp: CollectionPlan, col: str, value: str) -> Any:
     return value
 
 
+def coerce_all(cp: CollectionPlan, col: str, values: Iterable[str]) -> Iterable[Any]:
+    """``coerce`` of each value, those that can be one: only an integer column changes
+    or refuses any, so another's come back as given (no call per value)."""
+    if cp.fields[col].type is not FieldType.INTEGER:
+        return values
+    return [qv for v in values if (qv := coerce(cp, col, v)) is not None]
+
+
 def normal(kind: str, value: Any) -> str | None:
     """Normalised identity of a stored value; ``None`` when it is not a valid one."""
     if value is None:

@@ -58,6 +58,7 @@ from keepword.requests.plan import (
     bucket,
     canon,
     coerce,
+    coerce_all,
     normal,
     normals,
     param_names,
@@ -560,7 +561,8 @@ class Walker:
                 given[kind].update(values)
             for table, pks in s.roots.items():
                 cp = self.plan[table]
-                wanted[(table, "*pk")].update(map(cp.pk_param, pks))
+                # a single key is its column: one lookup with the seeds at that column
+                wanted[(table, cp.single_pk or "*pk")].update(map(cp.pk_param, pks))
                 edges = below.get(table)
                 if edges is None:  # (value key in Subject.values, the lookup it feeds)
                     edges = below[table] = [((table, d[0]), wanted[(d[2].key, d[3])])
@@ -569,8 +571,7 @@ class Walker:
                     into.update(s.values.get(vkey, ()))
         for kind, values in given.items():
             for cp, col, _group, _by_pk in self._seeds(kind):
-                wanted[(cp.key, col)].update(
-                    qv for v in values if (qv := coerce(cp, col, v)) is not None)
+                wanted[(cp.key, col)].update(coerce_all(cp, col, values))
         return any(any(self._select(self.plan[table], col, list(values)))
                    for (table, col), values in wanted.items() if values)
 
