@@ -90,6 +90,9 @@ class CollectionPlan:
     strategies: tuple[tuple[str, Erasure], ...] = ()  # columns erasure may change
     unlinkable: frozenset[str] = frozenset()  # references erasure can set to NULL
     live_not_null: frozenset[str] = frozenset()  # NOT NULL in the live store (``live_plan``)
+    # integer columns (``coerce``: read per identity; a field's type is a pydantic
+    # attribute and an enum member, each read through a Python-level hook)
+    integers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.single_pk = self.pk[0] if len(self.pk) == 1 else None
@@ -97,6 +100,8 @@ class CollectionPlan:
         self.strategies = tuple((c, s) for c in self.columns
                                 if (s := self.strategy(c)) is not None)
         self.unlinkable = frozenset(c for c in self.refs if self.nullable(c))
+        self.integers = frozenset(c for c, f in self.fields.items()
+                                  if f.type is FieldType.INTEGER)
 
     @property
     def name(self) -> str:
@@ -285,8 +290,7 @@ def canon(value: Any) -> Any:
 
 def coerce(cp: CollectionPlan, col: str, value: str) -> Any:
     """An identity given as text, in the column's type; ``None`` if it cannot be one."""
-    ftype = cp.fields[col].type
-    if ftype is FieldType.INTEGER:
+    if col in cp.integers:
         try:
             return int(value)
         except ValueError:
@@ -297,7 +301,7 @@ def coerce(cp: CollectionPlan, col: str, value: str) -> Any:
 def coerce_all(cp: CollectionPlan, col: str, values: Iterable[str]) -> Iterable[Any]:
     """``coerce`` of each value, those that can be one: only an integer column changes
     or refuses any, so another's come back as given (no call per value)."""
-    if cp.fields[col].type is not FieldType.INTEGER:
+    if col not in cp.integers:
         return values
     return [qv for v in values if (qv := coerce(cp, col, v)) is not None]
 
