@@ -30,6 +30,8 @@ from keepword.requests.plan import CollectionPlan, Edge, Plan, Table
 from keepword.requests.walk import NO_UP, PK, Ref, Role, Row, Subject, WalkResult, fast_of
 
 _SKIP = object()
+# read per subject and row: a member read through the enum's class costs a Python-level hook
+_OWN, _SHARED = Role.OWN, Role.SHARED
 
 
 @dataclass
@@ -139,7 +141,7 @@ class _Planner:
         if len(by_pk) != 1:
             return None
         ((pk, role),) = by_pk.items()
-        if role is not Role.OWN:
+        if role is not _OWN:
             return None
         cp = self.walk.plan.collections[table]
         if not self._sure(cp) and not self._row(s, cp, pk, self.walk.rows[table][pk],
@@ -187,9 +189,9 @@ class _Planner:
                 static = self._static[table] = self._static_of(cp)
             shared = static.plan if isinstance(static, _Static) else None
             for pk, role in by_pk.items():
-                if role is Role.OWN and shared is not None:
+                if role is _OWN and shared is not None:
                     plans[(table, pk)] = shared
-                elif role >= Role.SHARED:
+                elif role >= _SHARED:
                     plans[(table, pk)] = self._row(s, cp, pk, cache[pk], role)
         return plans
 
@@ -208,7 +210,7 @@ class _Planner:
             _bump(out.updated, cp.name)
 
     def _row(self, s: Subject, cp: CollectionPlan, pk: PK, row: Row, role: Role) -> _RowPlan:
-        if role is Role.OWN:
+        if role is _OWN:
             static = self._static.get(cp.key, _SKIP)
             if static is _SKIP:
                 static = self._static[cp.key] = self._static_of(cp)
@@ -233,7 +235,7 @@ class _Planner:
             target = self._target(cp, pk, col, strategy, row[col])
             if target is not _SKIP and not self._no_op(cp, pk, col, row[col], target):
                 rp.cells[col] = target
-        rp.candidate = not rp.kept and bool(rp.drop) and (role is Role.OWN or link_drop)
+        rp.candidate = not rp.kept and bool(rp.drop) and (role is _OWN or link_drop)
         return rp
 
     def _static_of(self, cp: CollectionPlan) -> _Static | None:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
+from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
@@ -83,11 +84,12 @@ class Subject:
 
     key: str
     identities: dict[str, set[str]]
-    roots: dict[Table, set[PK]] = field(default_factory=lambda: defaultdict(set))
-    values: dict[tuple[Table, str], set[Any]] = field(default_factory=lambda: defaultdict(set))
-    rows: dict[Table, dict[PK, Role]] = field(default_factory=lambda: defaultdict(dict))
+    # (factories as partials: a subject is made per request, and a lambda is a frame each)
+    roots: dict[Table, set[PK]] = field(default_factory=partial(defaultdict, set))
+    values: dict[tuple[Table, str], set[Any]] = field(default_factory=partial(defaultdict, set))
+    rows: dict[Table, dict[PK, Role]] = field(default_factory=partial(defaultdict, dict))
     children: dict[Ref, set[tuple[Table, PK, str]]] = field(
-        default_factory=lambda: defaultdict(set))
+        default_factory=partial(defaultdict, set))
     problem: str | None = None
     administered: set[tuple[Table, str, Any]] = field(default_factory=set)
     # how many rows the erasure lane found below the subject's person row, per collection
