@@ -187,6 +187,12 @@ def fast_of(plan: Plan, e: Edge) -> int:
     return _OWN | (NO_UP if back else 0)
 
 
+# anything_found's lookups from a known person table: its keys' lookup, a key's value
+# there, and per value column of its rows (the key in Subject.values): the values subjects
+# had and the lookups below they feed
+_Known = tuple[set[Any], Callable[[PK], Any],
+               list[tuple[tuple[Table, str], tuple[set[Any], list[set[Any]]]]]]
+
 # A down edge as _give follows it: parent column, lookup group, child, child column,
 # the child column is its key, fast from an OWN parent, the child names nobody
 _Down = tuple[str, tuple[Table, str, str], CollectionPlan, str, bool, int, bool]
@@ -557,25 +563,38 @@ class Walker:
         (what an erasure leaves) the walk would find nothing; a proof then skips it."""
         wanted: dict[tuple[Table, str], set[Any]] = defaultdict(set)
         given: dict[str, set[str]] = defaultdict(set)
-        below: dict[Table, list[tuple[tuple[Table, str], set[Any]]]] = {}
+        persons: dict[Table, _Known] = {}
         for s in subjects:
             for kind, values in s.identities.items():
                 given[kind].update(values)
             for table, pks in s.roots.items():
-                cp = self.plan[table]
-                # a single key is its column: one lookup with the seeds at that column
-                wanted[(table, cp.single_pk or "*pk")].update(map(cp.pk_param, pks))
-                edges = below.get(table)
-                if edges is None:  # (value key in Subject.values, the lookup it feeds)
-                    edges = below[table] = [((table, d[0]), wanted[(d[2].key, d[3])])
-                                            for d in self._hot(table).down]
-                for vkey, into in edges:
-                    into.update(s.values.get(vkey, ()))
+                known = persons.get(table)
+                if known is None:
+                    known = persons[table] = self._person_lookups(table, wanted)
+                keys, param, had = known
+                keys.update(map(param, pks))
+                for vkey, (values, _) in had:
+                    values.update(s.values.get(vkey, ()))
+        for _, _, had in persons.values():  # each value column's values, gathered once
+            for _, (values, lookups) in had:
+                for into in lookups:
+                    into.update(values)
         for kind, values in given.items():
             for cp, col, _group, _by_pk in self._seeds(kind):
                 wanted[(cp.key, col)].update(coerce_all(cp, col, values))
         return any(any(self._select(self.plan[table], col, list(values)))
                    for (table, col), values in wanted.items() if values)
+
+    def _person_lookups(self, table: Table, wanted: dict[tuple[Table, str], set[Any]]) -> _Known:
+        """``anything_found``'s lookups from a known person table: by its key (a single
+        key is its column: one lookup with the seeds there), and below it per value
+        column (the values, gathered per subject, then the lookups they feed)."""
+        cp = self.plan[table]
+        keys = wanted[(table, cp.single_pk or "*pk")]
+        had: dict[tuple[Table, str], tuple[set[Any], list[set[Any]]]] = {}
+        for d in self._hot(table).down:
+            had.setdefault((table, d[0]), (set(), []))[1].append(wanted[(d[2].key, d[3])])
+        return keys, itemgetter(0) if cp.single_pk else cp.pk_param, list(had.items())
 
     # -- the walk --------------------------------------------------------------
     def run(self, subjects: list[Subject], *, prior: bool = False) -> WalkResult:
