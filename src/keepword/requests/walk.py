@@ -162,6 +162,10 @@ Batch = tuple[Sequence[Visit], CollectionPlan, Sequence[PK]]
 
 # Types ``canon`` leaves alone: checked inline, so the hot loops skip the call.
 _PLAIN: frozenset[type] = frozenset({int, str, float, bool, type(None), date, datetime})
+# Backends whose driver gives only values ``canon`` leaves alone (SQLite's: integers, floats,
+# texts, bytes; the converters of the data map's types make dates, booleans, JSON): their
+# fetched columns are not checked value by value (``_column``)
+_CANONICAL: frozenset[str] = frozenset({"sqlite"})
 _NOWHERE: Ref = (("", ""), ())  # the origin of a visit that comes from no row
 # Role's members as plain names: the hot loops compare roles per row, and a member read
 # through the enum's class costs several times a module global
@@ -192,6 +196,10 @@ def fast_of(plan: Plan, e: Edge) -> int:
 # had and the lookups below they feed
 _Known = tuple[set[Any], Callable[[PK], Any],
                list[tuple[tuple[Table, str], tuple[set[Any], list[set[Any]]]]]]
+
+# A lane lookup's shape (``_lane_shape``): the columns read, the key's width, the lane
+# children's columns (index, lookup), canonical as fetched
+_LaneShape = tuple[tuple[str, ...], int, tuple[tuple[int, tuple[Table, str]], ...], bool]
 
 # A down edge as _give follows it: parent column, lookup group, child, child column,
 # the child column is its key, fast from an OWN parent, the child names nobody
@@ -225,6 +233,7 @@ class _Hot:
     # a person row's identity columns: (column, kind, sought only at this very key --
     # then what the row teaches is not sought again: ``Walker._add_root``)
     learn: tuple[tuple[str, str, bool], ...]
+    plain: bool  # fetched values are canonical already (``_CANONICAL``)
 
 
 def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> _Hot:
@@ -251,7 +260,7 @@ def _derive(plan: Plan, key: Table, shortcuts: bool, lane: frozenset[Table]) -> 
     return _Hot(cp, key, values, down, up, lane_down, rest_down, lane_seeds,
                 shortcuts and not cp.naming, cp.administered_by,
                 cp.shared_context, bulk, {c: f.belongs_to for c, f in cp.fields.items()},
-                shortcuts, learn)
+                shortcuts, learn, plan.dialect_of(key) in _CANONICAL)
 
 
 class Connections:
@@ -447,11 +456,12 @@ class Walker:
             keys: list[Any] = []
             pks: list[PK] = []
             results = together.get(group)
+            plain = self._hot(table).plain
             for result in results if results is not None else self._select(
                     cp, col, [q for q, _ in wanted.values()]):
                 got, _ = self._keep(cp, result)
                 pks += got
-                keys += _keys(cp, mode, col, got, result)
+                keys += _keys(cp, mode, col, got, result, plain)
             found = _found(wanted, keys, pks)
             self._done[group].update(found)
             out += [(visits, cp, hits) for dkey, (_, visits) in wanted.items()
@@ -465,7 +475,8 @@ class Walker:
         if cp.single_pk is None:
             pks = [cp.pk_of(row) for row in rows]
         else:
-            pks = list(zip(_column(result, cp.columns.index(cp.single_pk))))
+            pks = list(zip(_column(result, cp.columns.index(cp.single_pk),
+                                   self._hot(cp.key).plain)))
         self.rows[cp.key].update(zip(pks, rows, strict=False))
         return pks, rows
 
@@ -809,12 +820,12 @@ class Walker:
             deeper: dict[tuple[Table, str], dict[Any, set[int]]] = {}
             for (key, col), owners in want.items():
                 cp = self.plan[key]
-                cols, npk, below = _lane_shape(self.plan, cp, col)
+                shape = _lane_shape(self.plan, cp, col)
                 found = self._lane_rows.get(key)
                 if found is None:
                     found = self._lane_rows[key] = ([], [])
-                for result in self._select(cp, col, list(owners), cols):
-                    _file_lane(lanes, key, owners, result, npk, below, deeper, found)
+                for result in self._select(cp, col, list(owners), shape[0]):
+                    _file_lane(lanes, key, owners, result, shape, deeper, found)
             want = deeper
 
     def _up(self, i: int, s: Subject, hot: _Hot, pk: PK, row: Row) -> None:
@@ -998,10 +1009,10 @@ def _register(values: dict[tuple[Table, str], set[Any]], hot: _Hot, row: Row) ->
             values[vkey].add(v if type(v) in _PLAIN else canon(v))
 
 
-def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
-                ) -> tuple[tuple[str, ...], int, tuple[tuple[int, tuple[Table, str]], ...]]:
+def _lane_shape(plan: Plan, cp: CollectionPlan, col: str) -> _LaneShape:
     """What a lane lookup reads: the looked-up column, the key, the columns its own lane
-    children are found by (with where each goes)."""
+    children are found by (with where each goes); and whether its values are canonical
+    as fetched (``_CANONICAL``)."""
     shape = plan.hot.get(("lane-shape", cp.key, col))
     if shape is None:
         cols = [col, *cp.pk]
@@ -1010,26 +1021,27 @@ def _lane_shape(plan: Plan, cp: CollectionPlan, col: str
             if e.parent_col not in cols:
                 cols.append(e.parent_col)
             below.append((cols.index(e.parent_col), (e.child, e.child_col)))
-        shape = plan.hot[("lane-shape", cp.key, col)] = (tuple(cols), len(cp.pk), tuple(below))
+        shape = plan.hot[("lane-shape", cp.key, col)] = (
+            tuple(cols), len(cp.pk), tuple(below), plan.dialect_of(cp.key) in _CANONICAL)
     return shape
 
 
 def _file_lane(lanes: list[dict[Table, int] | None], key: Table,  # noqa: PLR0917
-               owners: Mapping[Any, set[int]],
-               result: Sequence[Sequence[Any]], npk: int,
-               below: tuple[tuple[int, tuple[Table, str]], ...],
-               deeper: dict[tuple[Table, str], dict[Any, set[int]]], found: LaneRows) -> None:
+               owners: Mapping[Any, set[int]], result: Sequence[Sequence[Any]],
+               shape: _LaneShape, deeper: dict[tuple[Table, str], dict[Any, set[int]]],
+               found: LaneRows) -> None:
     """Keep each fetched lane row with the subjects whose row it hangs off, and count it
     for each of them (column-wise: the owners' sets are shared down, never changed, so
     rows are counted per distinct set). ``lanes``: each subject's ``lane`` counts
     (``None`` for a subject stopped with a problem)."""
     if not result:
         return
-    links = _column(result, 0)
+    _, npk, below, plain = shape
+    links = _column(result, 0, plain)
     whose = list(map(owners.get, links))
-    pks = _lane_keys(result, npk)
+    pks = _lane_keys(result, npk, plain)
     for j, group in below:
-        _hand_down(deeper.setdefault(group, {}), _column(result, j), whose)
+        _hand_down(deeper.setdefault(group, {}), _column(result, j, plain), whose)
     if None in whose:  # (a value no owner asked for: not theirs)
         kept = [(pk, who) for pk, who in zip(pks, whose, strict=True) if who is not None]
         pks, whose = [pk for pk, _ in kept], [who for _, who in kept]
@@ -1043,9 +1055,11 @@ def _file_lane(lanes: list[dict[Table, int] | None], key: Table,  # noqa: PLR091
                 lane[key] = lane.get(key, 0) + n
 
 
-def _lane_keys(result: Sequence[Sequence[Any]], npk: int) -> list[PK]:
+def _lane_keys(result: Sequence[Sequence[Any]], npk: int, plain: bool) -> list[PK]:
     if npk == 1:
-        return list(zip(_column(result, 1)))
+        return list(zip(_column(result, 1, plain)))
+    if plain:
+        return [tuple(row[1:1 + npk]) for row in result]
     return [tuple(x if type(x) in _PLAIN else canon(x) for x in row[1:1 + npk])
             for row in result]
 
@@ -1117,21 +1131,22 @@ def _found(wanted: Mapping[Any, Any], keys: list[Any], pks: list[PK]
     return found
 
 
-def _column(result: Sequence[Sequence[Any]], j: int) -> list[Any]:
-    """Column ``j`` of a result, canonical (map and the type test run in C)."""
+def _column(result: Sequence[Sequence[Any]], j: int, plain: bool) -> list[Any]:
+    """Column ``j`` of a result, canonical (map and the type test run in C); ``plain``:
+    canonical as fetched (``_CANONICAL``), not tested."""
     values = list(map(itemgetter(j), result))
-    if not set(map(type, values)) <= _PLAIN:
+    if not plain and not set(map(type, values)) <= _PLAIN:
         values = [canon(v) for v in values]
     return values
 
 
-def _keys(cp: CollectionPlan, mode: str, col: str, pks: list[PK],
-          result: Sequence[Sequence[Any]]) -> list[Any]:
+def _keys(cp: CollectionPlan, mode: str, col: str, pks: list[PK],  # noqa: PLR0917
+          result: Sequence[Sequence[Any]], plain: bool) -> list[Any]:
     """Each fetched row's lookup key in ``mode`` (what ``_want`` filed it under)."""
     if mode == "pk":
         return pks
     j = cp.columns.index(col)
     if mode == "val":
-        return _column(result, j)
+        return _column(result, j, plain)
     kind = mode[3:]
     return normals(kind, map(itemgetter(j), result))
