@@ -126,12 +126,14 @@ class Subject:
         return cp.shared_context or all(row[c] is None for c in cp.tier)
 
     def knowledge(self) -> dict[str, Any]:
-        """What a later walk (the proof, a resume) needs to find this person again: its
-        own sets, not copies -- sealed at once (``Vault.seal`` writes tuples and sets as
-        JSON arrays), read back by ``from_knowledge``."""
+        """What a later walk (the proof, a resume) needs to find this person again, its
+        sets as lists -- sealed at once (``Vault.seal``; a list made here costs less than
+        the encoder's call back to Python per set, and encodes alike), read back by
+        ``from_knowledge``."""
         roots = self.roots
-        return {"identities": self.identities, "roots": list(roots.items()),
-                "values": [(*tc, v) for tc, v in self.values.items() if tc[0] in roots]}
+        return {"identities": {k: list(v) for k, v in self.identities.items()},
+                "roots": [(t, list(pks)) for t, pks in roots.items()],
+                "values": [(*tc, list(v)) for tc, v in self.values.items() if tc[0] in roots]}
 
     def rewalk(self, key: str | None = None) -> Subject:
         """A fresh subject from what this one learnt (``knowledge`` without the JSON)."""
