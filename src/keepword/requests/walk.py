@@ -656,14 +656,14 @@ class Walker:
         last = None
         for visits, cp, pks in self._flush():
             if cp is not last:
-                last, rows, belongs = cp, self.rows[cp.key], self._hot(cp.key).belongs
+                last, rows, hot = cp, self.rows[cp.key], self._hot(cp.key)
             for pk in pks:
                 for visit in visits:
                     s = subjects[visit[0]]
                     if s.problem is not None:
                         continue
-                    if cp.root and (visit[1] in ("root", "pk") or belongs[visit[2]] is None):
-                        self._add_root(s, visit[0], cp, pk, rows[pk], fresh)  # a person
+                    if cp.root and (visit[1] in ("root", "pk") or hot.belongs[visit[2]] is None):
+                        self._add_root(s, visit[0], hot, pk, rows[pk], fresh)  # a person
                     else:
                         self._resolved(s, visit, cp, pk, rows[pk], fresh)
 
@@ -689,12 +689,13 @@ class Walker:
     def _resolved(self, s: Subject, visit: Visit, cp: CollectionPlan, pk: PK,  # noqa: PLR0917
                   row: Row, fresh: dict[int, dict[str, set[str]]]) -> None:
         si, kind, col = visit[0], visit[1], visit[2]
+        hot = self._hot(cp.key)
         if kind in ("root", "pk"):
-            self._add_root(s, si, cp, pk, row, fresh)
+            self._add_root(s, si, hot, pk, row, fresh)
             return
-        owner = self._hot(cp.key).belongs[col]
+        owner = hot.belongs[col]
         if cp.root and owner is None:
-            self._add_root(s, si, cp, pk, row, fresh)
+            self._add_root(s, si, hot, pk, row, fresh)
         elif owner is not None and owner in cp.refs and row[owner] is not None:
             edge = cp.refs[owner]
             if self.plan[edge.parent].root:
@@ -711,8 +712,9 @@ class Walker:
         else:
             self._seed_rows[si].append((visit, cp, pk))
 
-    def _add_root(self, s: Subject, i: int, cp: CollectionPlan, pk: PK, row: Row,  # noqa: PLR0917
+    def _add_root(self, s: Subject, i: int, hot: _Hot, pk: PK, row: Row,  # noqa: PLR0917
                   fresh: dict[int, dict[str, set[str]]]) -> None:
+        cp = hot.cp
         known = s.roots[cp.key]
         new = pk not in known
         if new:
@@ -721,7 +723,6 @@ class Walker:
                 s.problem = (f"the identities match {len(known)} different people "
                              f"(rows of {cp.name}); give an identity that names one person")
                 return
-        hot = self._hot(cp.key)
         _register(s.values, hot, row)
         if not new:
             return
@@ -1044,7 +1045,7 @@ def _file_lane(lanes: list[dict[Table, int] | None], key: Table,  # noqa: PLR091
     pks = _lane_keys(result, npk, plain)
     for j, group in below:
         _hand_down(deeper.setdefault(group, {}), _column(result, j, plain), whose)
-    if None in whose:  # (a value no owner asked for: not theirs)
+    if not all(whose):  # None: a value no owner asked for, not theirs (a set is never empty)
         kept = [(pk, who) for pk, who in zip(pks, whose, strict=True) if who is not None]
         pks, whose = [pk for pk, _ in kept], [who for _, who in kept]
     found[0].extend(pks)
