@@ -37,6 +37,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -436,13 +437,18 @@ def _save_many(conn: Connection, table: Table, reqs: Sequence[Req],  # noqa: PLR
     """SQLite: one ``executemany`` on the driver (``driver.execute_many``), the differing
     values bound as stored -- text, a JSON column's value as its JSON text, each
     distinct one encoded once (``_document_row``) -- and the shared ones converted once:
-    cheaper there than a JSON document SQLite must parse (False: not for these columns)."""
-    key = ("many", *same, "|", *varying)
+    cheaper there than a JSON document SQLite must parse (False: not for these columns).
+    A shared ``None`` (not a JSON column's: that is JSON ``null``) is written as ``NULL``
+    in the statement: the driver adapts a bound ``None`` at each row, at some cost."""
+    nulls = tuple(c for c in same if values["k_" + c] is None
+                  and not isinstance(table.c[c].type, JSON))
+    key = ("many", *same, "|", *varying, "|", *nulls)
     stmt = _SAVES.get(key)
     if stmt is None:
-        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(
-            {c: bindparam("k_" + c, type_=String() if c in varying and isinstance(
-                table.c[c].type, JSON) else table.c[c].type) for c in (*same, *varying)})
+        sets: dict[str, Any] = {c: bindparam("k_" + c, type_=String() if c in varying and (
+            isinstance(table.c[c].type, JSON)) else table.c[c].type) for c in (*same, *varying)}
+        sets.update(dict.fromkeys(nulls, null()))
+        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(sets)
     row = _document_row(conn.dialect, table, varying)
     names = ("k_id", *("k_" + c for c in varying))
     return driver.execute_many(conn, stmt, values, names, [tuple(row(r)) for r in reqs])
