@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -270,17 +270,15 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
                            details=details[0] if details else None)]
     if not reqs:
         return []
-    starts = list(zip(map(attrgetter("kind"), reqs), map(attrgetter("status"), reqs),
-                      strict=True))
-    _move_all(reqs, {status for _, status in starts}, to, now, reason)
-    groups: dict[tuple[str, str], list[int]]
-    if starts.count(starts[0]) == len(starts):  # one kind, one starting state (in C)
-        groups = {starts[0]: list(range(len(reqs)))}
-    else:
-        groups = {}
-        for j, start in enumerate(starts):
-            groups.setdefault(start, []).append(j)
+    kinds, starts = list(map(attrgetter("kind"), reqs)), list(map(attrgetter("status"), reqs))
+    _move_all(reqs, set(starts), to, now, reason)
     action = f"request.{to.value}"
+    if _all_equal(kinds) and _all_equal(starts):  # one kind, one starting state (in C)
+        return [_batch_entry(action, actor, {"kind": kinds[0], "from": starts[0]}, list(reqs),
+                             list(details) if details else None, reason, batch_id=batch_id)]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, start in enumerate(zip(kinds, starts, strict=True)):
+        groups.setdefault(start, []).append(j)
     return [_batch_entry(action, actor, {"kind": kind, "from": current},
                          [reqs[j] for j in members],
                          [details[j] for j in members] if details else None, reason,
@@ -311,9 +309,9 @@ def _move_all(reqs: Sequence[Req], starting: set[str], to: Status, now: datetime
 def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],  # noqa: PLR0917
                  details: list[Mapping[str, Any]] | None, reason: str | None, *,
                  batch_id: str) -> AuditEvent:
-    """``_group_event`` of these requests' parts (subject, regulation, reason, details),
-    the parts common to all found column by column, the rest made once per distinct
-    details object (a batch shares them between requests with the same outcome)."""
+    """``_group_event`` of these requests' parts (subject, regulation, reason, details):
+    the parts common to all are found over the distinct details objects (a batch shares
+    them between requests with the same outcome), the rest made once per distinct one."""
     subjects = [r.subject_refs[0] if r.subject_refs else None for r in reqs]
     if len(reqs) == 1:
         part: dict[str, Any] = {"subject": subjects[0], "regulation": reqs[0].regulation}
@@ -321,30 +319,51 @@ def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],
             part["reason"] = reason
         part.update(details[0] if details else {})
         return _group_event(action, actor, base, {reqs[0].id: part}, batch_id=batch_id)
-    columns: dict[str, list[Any]] = {"regulation": [r.regulation for r in reqs]}
-    if reason:
-        columns["reason"] = [reason] * len(reqs)
+    keys: dict[str, None] = {}  # the details' keys (a request's own are overridden)
+    common: dict[str, Any] = {}
+    rest: list[str] = []  # the keys that differ, or that some request lacks
     if details:
-        for key in dict.fromkeys(k for d in {id(d): d for d in details}.values() for k in d):
-            columns[key] = [d.get(key, _ABSENT) for d in details]
-    common = {k: vals[0] for k, vals in columns.items()
-              if vals[0] is not _ABSENT and _all_equal(vals)}
-    rest = [k for k in columns if k not in common]
-    parts: dict[str, Any] = {}
+        distinct = ([details[0]] if _all_equal(details)
+                    else list({id(d): d for d in details}.values()))
+        keys = dict.fromkeys(k for d in distinct for k in d)
+        for key in keys:
+            values = [d.get(key, _ABSENT) for d in distinct]
+            if values[0] is not _ABSENT and _all_equal(values):
+                common[key] = values[0]
+            else:
+                rest.append(key)
+    if reason and "reason" not in keys:
+        common["reason"] = reason
+    if "regulation" not in keys:
+        regulations = [r.regulation for r in reqs]
+        if _all_equal(regulations):
+            common["regulation"] = regulations[0]
+        else:
+            rest.append("regulation")
     if not rest:
-        for r, subject in zip(reqs, subjects, strict=True):
-            parts[r.id] = {"subject": subject}
+        parts = {r.id: {"subject": subject} for r, subject in zip(reqs, subjects, strict=True)}
     else:
-        own: dict[tuple[Any, ...], dict[str, Any]] = {}  # the varying part, per distinct one
-        for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
-            shape = (r.regulation, id(details[j]) if details else None)
-            mine = own.get(shape)
-            if mine is None:
-                mine = own[shape] = {k: v for k in rest
-                                   if (v := columns[k][j]) is not _ABSENT}
-            parts[r.id] = {"subject": subject, **mine}
+        parts = _own_parts(reqs, subjects, details, rest, keys)
     return AuditEvent(action=action, actor=actor, object_type="batch", object_id=batch_id,
                       details={**base, **common, "requests": parts})
+
+
+def _own_parts(reqs: list[Req], subjects: list[str | None],
+               details: list[Mapping[str, Any]] | None, rest: list[str],
+               keys: Container[str]) -> dict[str, Any]:
+    """Each request's part: its subject, and its values of the ``rest`` keys (those of
+    its details, in ``keys``; else its regulation), made once per distinct regulation
+    and details object."""
+    own: dict[tuple[Any, ...], dict[str, Any]] = {}
+    parts: dict[str, Any] = {}
+    for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
+        shape = (r.regulation, id(details[j]) if details else None)
+        mine = own.get(shape)
+        if mine is None:
+            mine = own[shape] = {k: v for k in rest if (v := details[j].get(k, _ABSENT) if (
+                details and k in keys) else r.regulation) is not _ABSENT}
+        parts[r.id] = {"subject": subject, **mine}
+    return parts
 
 
 def _group_event(action: str, actor: str, base: dict[str, Any], parts: dict[str, Any], *,
