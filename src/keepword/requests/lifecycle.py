@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -424,9 +424,10 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         return
     if varying and _by_document(conn.dialect, table, varying, reqs):
         stmt = _document_update(conn.dialect, table, same, varying)
-        row = _document_row(conn.dialect, table, varying)
-        for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
-            doc = jsoncodec.dumps_text(list(map(row, some)))
+        rows = _document_rows(conn.dialect, table, varying, reqs)
+        size = chunk_for(table.c.id, conn.dialect.name, own_text=True)
+        for some, their in zip(chunked(list(reqs), size), chunked(rows, size), strict=True):
+            doc = jsoncodec.dumps_text(their)
             if "\\u0000" in doc:  # SQLite's JSON reader cuts a text at a NUL, PostgreSQL's
                 # JSON operators refuse one: these go one by one
                 _save_each(conn, table, some, cols)
@@ -455,7 +456,7 @@ def _save_many(conn: Connection, table: Table, reqs: Sequence[Req],  # noqa: PLR
                same: Sequence[str], varying: Sequence[str], values: Mapping[str, Any]) -> bool:
     """SQLite: one ``executemany`` on the driver (``driver.execute_many``), the differing
     values bound as stored -- text, a JSON column's value as its JSON text, each
-    distinct one encoded once (``_document_row``) -- and the shared ones converted once:
+    distinct one encoded once (``_document_rows``) -- and the shared ones converted once:
     cheaper there than a JSON document SQLite must parse (False: not for these columns).
     A shared ``None`` (not a JSON column's: that is JSON ``null``) is written as ``NULL``
     in the statement: the driver adapts a bound ``None`` at each row, at some cost."""
@@ -468,9 +469,9 @@ def _save_many(conn: Connection, table: Table, reqs: Sequence[Req],  # noqa: PLR
             isinstance(table.c[c].type, JSON)) else table.c[c].type) for c in (*same, *varying)}
         sets.update(dict.fromkeys(nulls, null()))
         stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(sets)
-    row = _document_row(conn.dialect, table, varying)
     names = ("k_id", *("k_" + c for c in varying))
-    return driver.execute_many(conn, stmt, values, names, [tuple(row(r)) for r in reqs])
+    return driver.execute_many(conn, stmt, values, names,
+                               _document_rows(conn.dialect, table, varying, reqs))
 
 
 def _save_each(conn: Connection, table: Table, reqs: Sequence[Req], cols: Sequence[str]
@@ -504,29 +505,32 @@ def _by_document(dialect: Dialect, table: Table, varying: Sequence[str],
     return True
 
 
-def _document_row(dialect: Dialect, table: Table, varying: Sequence[str]
-                  ) -> Callable[[Req], list[Any]]:
-    """A request's row of the document: ``[id, v1, v2...]``. On SQLite a JSON column's
-    value travels as its JSON text (what the column stores, as SQLAlchemy would write
-    it), each distinct value object encoded once: a batch shares results between
-    requests, and SQLite re-reading and re-quoting each value inside the document cost
-    more than the rest of the update."""
-    get = attrgetter("id", *varying)
-    json_at = [k for k, c in enumerate(varying, start=1) if isinstance(table.c[c].type, JSON)]
-    if dialect.name != "sqlite" or not json_at:
-        return lambda req: list(get(req))
-    texts: dict[int, tuple[Any, str]] = {}
+def _document_rows(dialect: Dialect, table: Table, varying: Sequence[str],
+                   reqs: Sequence[Req]) -> list[tuple[Any, ...]]:
+    """The requests' rows of the document: ``(id, v1, v2...)``, built column by column.
+    On SQLite a JSON column's value travels as its JSON text (what the column stores, as
+    SQLAlchemy would write it), each distinct value object encoded once: a batch shares
+    results between requests, and SQLite re-reading and re-quoting each value inside
+    the document cost more than the rest of the update."""
+    columns = [list(map(attrgetter(c), reqs)) for c in ("id", *varying)]
+    if dialect.name == "sqlite":
+        for k, c in enumerate(varying, start=1):
+            if isinstance(table.c[c].type, JSON):
+                columns[k] = _json_texts(columns[k])
+    return list(zip(*columns, strict=True))
 
-    def row(req: Req) -> list[Any]:
-        out = list(get(req))
-        for k in json_at:
-            value = out[k]
-            hit = texts.get(id(value))
-            if hit is None or hit[0] is not value:
-                hit = texts[id(value)] = (value, jsoncodec.dumps_text(value))
-            out[k] = hit[1]
-        return out
-    return row
+
+def _json_texts(values: list[Any]) -> list[str]:
+    """Each value's JSON text, each distinct object encoded once (``values`` holds them
+    all: an id is not reused meanwhile)."""
+    texts: dict[int, str] = {}
+    out = []
+    for value in values:
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = jsoncodec.dumps_text(value)
+        out.append(text)
+    return out
 
 
 _CONTAINERS = frozenset({dict, list, type(None)})
@@ -548,7 +552,7 @@ def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
         each = func.json_each(doc).table_valued("value").alias("kw_doc")
 
         def item(k: int, col: str) -> ColumnElement[Any]:
-            # text as text; a JSON column's value is its JSON text (``_document_row``)
+            # text as text; a JSON column's value is its JSON text (``_document_rows``)
             return func.json_extract(each.c.value, f"$[{k}]")
     else:
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value").alias("kw_doc")
