@@ -81,14 +81,21 @@ def _vault(key: bytes) -> Vault:
 def refs_of(kw: Keepword, identities: Mapping[str, Any],
             without: Container[tuple[str, str]] = ()) -> list[str]:
     """The references of ``identities`` (kind -> values), but those ``(kind, value)``
-    in ``without``."""
+    in ``without``: sorted, distinct. (A loop, not a comprehension, and no set or sort
+    for one reference: a batch asks this of each request, which mostly learnt one.)"""
     ref = kw.hasher.ref
-    return sorted({ref(k, v) for k, vals in identities.items() for v in vals
-                   if (k, v) not in without})
+    refs = []
+    for k, vals in identities.items():
+        for v in vals:
+            if (k, v) not in without:
+                refs.append(ref(k, v))
+    return refs if len(refs) < 2 else sorted(set(refs))
 
 
 def merge_refs(known: Sequence[str], found: Sequence[str]) -> list[str]:
     """The request's references first (the audit names the first), then those learnt."""
+    if len(found) == 1:  # (the usual case: no sets)
+        return [*known] if found[0] in known else [*known, found[0]]
     return [*known, *sorted(set(found) - set(known))]
 
 
@@ -594,7 +601,7 @@ class Batch:
             walked = walked_of.get(req.id)
             known = (walked.identities if walked is not None
                      else sealed.get("knowledge", {}).get("identities", {}))
-            mine = {(p[0], p[1]) for p in sealed["identities"]}
+            mine = set(map(tuple, sealed["identities"]))  # its (kind, value) pairs
             learnt = refs_of(self.kw, known, without=mine)
             if learnt:
                 req.subject_refs = merge_refs(req.subject_refs, learnt)

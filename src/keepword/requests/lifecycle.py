@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +37,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -269,17 +270,15 @@ def transition_all(reqs: Sequence[Req], to: Status, batch_id: str, *, now: datet
                            details=details[0] if details else None)]
     if not reqs:
         return []
-    starts = list(zip(map(attrgetter("kind"), reqs), map(attrgetter("status"), reqs),
-                      strict=True))
-    _move_all(reqs, {status for _, status in starts}, to, now, reason)
-    groups: dict[tuple[str, str], list[int]]
-    if starts.count(starts[0]) == len(starts):  # one kind, one starting state (in C)
-        groups = {starts[0]: list(range(len(reqs)))}
-    else:
-        groups = {}
-        for j, start in enumerate(starts):
-            groups.setdefault(start, []).append(j)
+    kinds, starts = list(map(attrgetter("kind"), reqs)), list(map(attrgetter("status"), reqs))
+    _move_all(reqs, set(starts), to, now, reason)
     action = f"request.{to.value}"
+    if _all_equal(kinds) and _all_equal(starts):  # one kind, one starting state (in C)
+        return [_batch_entry(action, actor, {"kind": kinds[0], "from": starts[0]}, list(reqs),
+                             list(details) if details else None, reason, batch_id=batch_id)]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, start in enumerate(zip(kinds, starts, strict=True)):
+        groups.setdefault(start, []).append(j)
     return [_batch_entry(action, actor, {"kind": kind, "from": current},
                          [reqs[j] for j in members],
                          [details[j] for j in members] if details else None, reason,
@@ -310,9 +309,9 @@ def _move_all(reqs: Sequence[Req], starting: set[str], to: Status, now: datetime
 def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],  # noqa: PLR0917
                  details: list[Mapping[str, Any]] | None, reason: str | None, *,
                  batch_id: str) -> AuditEvent:
-    """``_group_event`` of these requests' parts (subject, regulation, reason, details),
-    the parts common to all found column by column, the rest made once per distinct
-    details object (a batch shares them between requests with the same outcome)."""
+    """``_group_event`` of these requests' parts (subject, regulation, reason, details):
+    the parts common to all are found over the distinct details objects (a batch shares
+    them between requests with the same outcome), the rest made once per distinct one."""
     subjects = [r.subject_refs[0] if r.subject_refs else None for r in reqs]
     if len(reqs) == 1:
         part: dict[str, Any] = {"subject": subjects[0], "regulation": reqs[0].regulation}
@@ -320,30 +319,51 @@ def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],
             part["reason"] = reason
         part.update(details[0] if details else {})
         return _group_event(action, actor, base, {reqs[0].id: part}, batch_id=batch_id)
-    columns: dict[str, list[Any]] = {"regulation": [r.regulation for r in reqs]}
-    if reason:
-        columns["reason"] = [reason] * len(reqs)
+    keys: dict[str, None] = {}  # the details' keys (a request's own are overridden)
+    common: dict[str, Any] = {}
+    rest: list[str] = []  # the keys that differ, or that some request lacks
     if details:
-        for key in dict.fromkeys(k for d in {id(d): d for d in details}.values() for k in d):
-            columns[key] = [d.get(key, _ABSENT) for d in details]
-    common = {k: vals[0] for k, vals in columns.items()
-              if vals[0] is not _ABSENT and _all_equal(vals)}
-    rest = [k for k in columns if k not in common]
-    parts: dict[str, Any] = {}
+        distinct = ([details[0]] if _all_equal(details)
+                    else list({id(d): d for d in details}.values()))
+        keys = dict.fromkeys(k for d in distinct for k in d)
+        for key in keys:
+            values = [d.get(key, _ABSENT) for d in distinct]
+            if values[0] is not _ABSENT and _all_equal(values):
+                common[key] = values[0]
+            else:
+                rest.append(key)
+    if reason and "reason" not in keys:
+        common["reason"] = reason
+    if "regulation" not in keys:
+        regulations = [r.regulation for r in reqs]
+        if _all_equal(regulations):
+            common["regulation"] = regulations[0]
+        else:
+            rest.append("regulation")
     if not rest:
-        for r, subject in zip(reqs, subjects, strict=True):
-            parts[r.id] = {"subject": subject}
+        parts = {r.id: {"subject": subject} for r, subject in zip(reqs, subjects, strict=True)}
     else:
-        own: dict[tuple[Any, ...], dict[str, Any]] = {}  # the varying part, per distinct one
-        for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
-            shape = (r.regulation, id(details[j]) if details else None)
-            mine = own.get(shape)
-            if mine is None:
-                mine = own[shape] = {k: v for k in rest
-                                   if (v := columns[k][j]) is not _ABSENT}
-            parts[r.id] = {"subject": subject, **mine}
+        parts = _own_parts(reqs, subjects, details, rest, keys)
     return AuditEvent(action=action, actor=actor, object_type="batch", object_id=batch_id,
                       details={**base, **common, "requests": parts})
+
+
+def _own_parts(reqs: list[Req], subjects: list[str | None],
+               details: list[Mapping[str, Any]] | None, rest: list[str],
+               keys: Container[str]) -> dict[str, Any]:
+    """Each request's part: its subject, and its values of the ``rest`` keys (those of
+    its details, in ``keys``; else its regulation), made once per distinct regulation
+    and details object."""
+    own: dict[tuple[Any, ...], dict[str, Any]] = {}
+    parts: dict[str, Any] = {}
+    for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
+        shape = (r.regulation, id(details[j]) if details else None)
+        mine = own.get(shape)
+        if mine is None:
+            mine = own[shape] = {k: v for k in rest if (v := details[j].get(k, _ABSENT) if (
+                details and k in keys) else r.regulation) is not _ABSENT}
+        parts[r.id] = {"subject": subject, **mine}
+    return parts
 
 
 def _group_event(action: str, actor: str, base: dict[str, Any], parts: dict[str, Any], *,
@@ -404,9 +424,10 @@ def save(session: Session, reqs: Sequence[Req], cols: Sequence[str] = MUTABLE) -
         return
     if varying and _by_document(conn.dialect, table, varying, reqs):
         stmt = _document_update(conn.dialect, table, same, varying)
-        row = _document_row(conn.dialect, table, varying)
-        for some in chunked(list(reqs), chunk_for(table.c.id, conn.dialect.name, own_text=True)):
-            doc = jsoncodec.dumps_text(list(map(row, some)))
+        rows = _document_rows(conn.dialect, table, varying, reqs)
+        size = chunk_for(table.c.id, conn.dialect.name, own_text=True)
+        for some, their in zip(chunked(list(reqs), size), chunked(rows, size), strict=True):
+            doc = jsoncodec.dumps_text(their)
             if "\\u0000" in doc:  # SQLite's JSON reader cuts a text at a NUL, PostgreSQL's
                 # JSON operators refuse one: these go one by one
                 _save_each(conn, table, some, cols)
@@ -435,17 +456,22 @@ def _save_many(conn: Connection, table: Table, reqs: Sequence[Req],  # noqa: PLR
                same: Sequence[str], varying: Sequence[str], values: Mapping[str, Any]) -> bool:
     """SQLite: one ``executemany`` on the driver (``driver.execute_many``), the differing
     values bound as stored -- text, a JSON column's value as its JSON text, each
-    distinct one encoded once (``_document_row``) -- and the shared ones converted once:
-    cheaper there than a JSON document SQLite must parse (False: not for these columns)."""
-    key = ("many", *same, "|", *varying)
+    distinct one encoded once (``_document_rows``) -- and the shared ones converted once:
+    cheaper there than a JSON document SQLite must parse (False: not for these columns).
+    A shared ``None`` (not a JSON column's: that is JSON ``null``) is written as ``NULL``
+    in the statement: the driver adapts a bound ``None`` at each row, at some cost."""
+    nulls = tuple(c for c in same if values["k_" + c] is None
+                  and not isinstance(table.c[c].type, JSON))
+    key = ("many", *same, "|", *varying, "|", *nulls)
     stmt = _SAVES.get(key)
     if stmt is None:
-        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(
-            {c: bindparam("k_" + c, type_=String() if c in varying and isinstance(
-                table.c[c].type, JSON) else table.c[c].type) for c in (*same, *varying)})
-    row = _document_row(conn.dialect, table, varying)
+        sets: dict[str, Any] = {c: bindparam("k_" + c, type_=String() if c in varying and (
+            isinstance(table.c[c].type, JSON)) else table.c[c].type) for c in (*same, *varying)}
+        sets.update(dict.fromkeys(nulls, null()))
+        stmt = _SAVES[key] = update(table).where(table.c.id == bindparam("k_id")).values(sets)
     names = ("k_id", *("k_" + c for c in varying))
-    return driver.execute_many(conn, stmt, values, names, [tuple(row(r)) for r in reqs])
+    return driver.execute_many(conn, stmt, values, names,
+                               _document_rows(conn.dialect, table, varying, reqs))
 
 
 def _save_each(conn: Connection, table: Table, reqs: Sequence[Req], cols: Sequence[str]
@@ -479,29 +505,32 @@ def _by_document(dialect: Dialect, table: Table, varying: Sequence[str],
     return True
 
 
-def _document_row(dialect: Dialect, table: Table, varying: Sequence[str]
-                  ) -> Callable[[Req], list[Any]]:
-    """A request's row of the document: ``[id, v1, v2...]``. On SQLite a JSON column's
-    value travels as its JSON text (what the column stores, as SQLAlchemy would write
-    it), each distinct value object encoded once: a batch shares results between
-    requests, and SQLite re-reading and re-quoting each value inside the document cost
-    more than the rest of the update."""
-    get = attrgetter("id", *varying)
-    json_at = [k for k, c in enumerate(varying, start=1) if isinstance(table.c[c].type, JSON)]
-    if dialect.name != "sqlite" or not json_at:
-        return lambda req: list(get(req))
-    texts: dict[int, tuple[Any, str]] = {}
+def _document_rows(dialect: Dialect, table: Table, varying: Sequence[str],
+                   reqs: Sequence[Req]) -> list[tuple[Any, ...]]:
+    """The requests' rows of the document: ``(id, v1, v2...)``, built column by column.
+    On SQLite a JSON column's value travels as its JSON text (what the column stores, as
+    SQLAlchemy would write it), each distinct value object encoded once: a batch shares
+    results between requests, and SQLite re-reading and re-quoting each value inside
+    the document cost more than the rest of the update."""
+    columns = [list(map(attrgetter(c), reqs)) for c in ("id", *varying)]
+    if dialect.name == "sqlite":
+        for k, c in enumerate(varying, start=1):
+            if isinstance(table.c[c].type, JSON):
+                columns[k] = _json_texts(columns[k])
+    return list(zip(*columns, strict=True))
 
-    def row(req: Req) -> list[Any]:
-        out = list(get(req))
-        for k in json_at:
-            value = out[k]
-            hit = texts.get(id(value))
-            if hit is None or hit[0] is not value:
-                hit = texts[id(value)] = (value, jsoncodec.dumps_text(value))
-            out[k] = hit[1]
-        return out
-    return row
+
+def _json_texts(values: list[Any]) -> list[str]:
+    """Each value's JSON text, each distinct object encoded once (``values`` holds them
+    all: an id is not reused meanwhile)."""
+    texts: dict[int, str] = {}
+    out = []
+    for value in values:
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = jsoncodec.dumps_text(value)
+        out.append(text)
+    return out
 
 
 _CONTAINERS = frozenset({dict, list, type(None)})
@@ -523,7 +552,7 @@ def _document_update(dialect: Dialect, table: Table, same: Sequence[str],
         each = func.json_each(doc).table_valued("value").alias("kw_doc")
 
         def item(k: int, col: str) -> ColumnElement[Any]:
-            # text as text; a JSON column's value is its JSON text (``_document_row``)
+            # text as text; a JSON column's value is its JSON text (``_document_rows``)
             return func.json_extract(each.c.value, f"$[{k}]")
     else:
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value").alias("kw_doc")
