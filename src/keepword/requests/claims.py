@@ -17,13 +17,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, Select, String, Table, delete, insert, literal, select, true, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.control.store import ControlStore
+from keepword.requests.lifecycle import RequestRow, load_rows, requests_table
 from keepword.sqlsets import chunk_for, chunked, member_of, text_rows
 
 LEASE = timedelta(minutes=15)
@@ -166,6 +179,14 @@ class Claimant:
             session.execute(update(RequestClaim).where(RequestClaim.owner == self.owner)
                             .values(until=now + LEASE))
             self.renewed = now
+
+    def requests(self, session: Session) -> list[RequestRow]:
+        """The requests this runner holds: its claims joined to their rows (no list of
+        keys to send and look up one by one)."""
+        table = requests_table()
+        stmt = select(table).join(_claims, _claims.c.request_id == table.c.id).where(
+            _claims.c.owner == bindparam("owner"))
+        return load_rows(session, stmt, {"owner": self.owner})
 
     def release(self, store: ControlStore) -> None:
         if self.released:
