@@ -15,14 +15,28 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, delete, insert, literal, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keepword.control.base import Base, UTCDateTime, utcnow
 from keepword.control.store import ControlStore
+from keepword.requests.lifecycle import RequestRow, load_rows, requests_table
 from keepword.sqlsets import chunk_for, chunked, member_of, text_rows
 
 LEASE = timedelta(minutes=15)
@@ -39,6 +53,18 @@ class RequestClaim(Base):
 
 
 _claims = cast(Table, RequestClaim.__table__)  # Core inserts: no ORM bookkeeping
+# where a claim statement can skip the rows held (and say how many it made: not psycopg)
+_UPSERT = {"sqlite": sqlite.insert}
+
+
+def _claim_rows(claimant: Claimant, dialect: str, until: datetime) -> Select[Any]:
+    """A claim row of ``claimant`` for each id bound to ``ids`` (a backend taking the ids
+    as one parameter: ``sqlsets.text_rows``)."""
+    ids_each = text_rows("ids", dialect)
+    assert ids_each is not None  # (callers check)
+    return ids_each.add_columns(
+        literal(claimant.owner, String()), literal(claimant.host, String()),
+        literal(claimant.pid, Integer()), literal(until, _claims.c.until.type))
 
 
 def _alive(pid: int) -> bool:
@@ -77,9 +103,13 @@ class Claimant:
         now = utcnow()
         dialect = session.connection().dialect.name
         size = chunk_for(_claims.c.request_id, dialect, own_text=True)
-        rows = [c for part in chunked(ids, size) for c in session.execute(
+        # the usual case -- nobody holds them -- is one statement: the free ones claimed;
+        # where some were held, that chunk's claims are read (those just made are mine)
+        inserted = self._insert_free(session, ids, now + LEASE)
+        rest = ids if inserted is None else [i for i in ids if i not in inserted]
+        rows = [c for part in chunked(rest, size) for c in session.execute(
             select(_claims).where(member_of(_claims.c.request_id, "ids", dialect, own_text=True)),
-            {"ids": part})]
+            {"ids": part})] if rest else []
         stale = [c.request_id for c in rows if c.owner != self.owner and (
             c.until <= now or (c.host == self.host and not _alive(c.pid)))]
         for part in chunked(stale, size):
@@ -88,13 +118,32 @@ class Claimant:
         gone = set(stale)
         held = {c.request_id for c in rows if c.request_id not in gone}
         mine = {c.request_id for c in rows if c.owner == self.owner}
-        free = [i for i in ids if i not in held]
+        free = [i for i in rest if i not in held]
         if free:
             self._insert(session, free, now + LEASE)
-        taken = mine | set(free)  # a set: a list here made big batches quadratic
-        if free and self.renewed is None:  # every lease of this runner ends after then
+        taken = mine | set(free) | (inserted or set())  # sets: lists made big batches quadratic
+        if taken and self.renewed is None:  # (its claims are all made here: none before)
             self.renewed = now
         return [i for i in ids if i in taken]
+
+    def _insert_free(self, session: Session, ids: Sequence[str], until: datetime
+                     ) -> set[str] | None:
+        """Claim those of ``ids`` nobody holds, skipping the others (``ON CONFLICT DO
+        NOTHING``): the keys of the chunks claimed whole (the others are read back).
+        ``None`` elsewhere (then the claims are read first)."""
+        dialect = session.connection().dialect.name
+        if dialect not in _UPSERT:
+            return None
+        c = _claims.c
+        rows = _claim_rows(self, dialect, until).where(true())  # (SQLite's upsert wants one)
+        stmt = _UPSERT[dialect](_claims).from_select(
+            [c.request_id, c.owner, c.host, c.pid, c.until], rows).on_conflict_do_nothing(
+            index_elements=[c.request_id])
+        whole: set[str] = set()
+        for part in chunked(list(ids), chunk_for(c.request_id, dialect, own_text=True)):
+            if session.execute(stmt, {"ids": part}).rowcount == len(part):  # type: ignore[attr-defined]
+                whole.update(part)
+        return whole
 
     def hold_new(self, session: Session, ids: Sequence[str]) -> None:
         """Claim requests created in this transaction (nobody else can hold them yet)."""
@@ -107,16 +156,13 @@ class Claimant:
         """One claim row per id; where the backend takes the ids as one parameter, one
         ``INSERT ... SELECT`` per chunk (the rows differ only by their id)."""
         dialect = session.connection().dialect.name
-        ids_each = text_rows("ids", dialect)
-        if ids_each is None:
+        if text_rows("ids", dialect) is None:
             session.execute(insert(_claims), [
                 {"request_id": i, "owner": self.owner, "host": self.host, "pid": self.pid,
                  "until": until} for i in ids])
             return
         c = _claims.c
-        rows = ids_each.add_columns(
-            literal(self.owner, String()), literal(self.host, String()),
-            literal(self.pid, Integer()), literal(until, c.until.type))
+        rows = _claim_rows(self, dialect, until)
         stmt = insert(_claims).from_select([c.request_id, c.owner, c.host, c.pid, c.until], rows)
         for part in chunked(list(ids), chunk_for(c.request_id, dialect, own_text=True)):
             session.execute(stmt, {"ids": part})
@@ -133,6 +179,14 @@ class Claimant:
             session.execute(update(RequestClaim).where(RequestClaim.owner == self.owner)
                             .values(until=now + LEASE))
             self.renewed = now
+
+    def requests(self, session: Session) -> list[RequestRow]:
+        """The requests this runner holds: its claims joined to their rows (no list of
+        keys to send and look up one by one)."""
+        table = requests_table()
+        stmt = select(table).join(_claims, _claims.c.request_id == table.c.id).where(
+            _claims.c.owner == bindparam("owner"))
+        return load_rows(session, stmt, {"owner": self.owner})
 
     def release(self, store: ControlStore) -> None:
         if self.released:

@@ -132,19 +132,25 @@ def build_ops(plan: Plan, deletes: Mapping[tuple[Table, PK], int],
             first.extend(whole)
     for table in plan.delete_order:
         for _, keys in sorted(by_table.get(table, {}).items()):
-            sort_keys(keys)
+            sort_keys(keys, single=plan[table].single_pk is not None)
             ops.extend(Op(table, "delete", part)
                        for part in chunked(keys, chunk or keys_per_step(plan, table)))
     return ops
 
 
-def sort_keys(keys: list[PK]) -> None:
+def sort_keys(keys: list[PK], *, single: bool = False) -> None:
     """A stable order for a step's keys: their own order when they compare (ints, text:
-    the usual case, and several times cheaper), else the order of their reprs."""
+    the usual case, and several times cheaper), else the order of their reprs.
+    ``single``: keys of one column, sorted by their value (the same order as the 1-tuples,
+    which compare through a call per element; ints, texts alone take the sort's fast
+    path)."""
     try:
-        keys.sort()
+        keys.sort(key=_FIRST if single else None)
     except TypeError:
         keys.sort(key=repr)
+
+
+_FIRST = itemgetter(0)
 
 
 def keys_per_step(plan: Plan, table: Table) -> int:

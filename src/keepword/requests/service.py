@@ -411,11 +411,12 @@ def _candidates(kw: Keepword, wanted: set[Status], deployment: Deployment | None
         return list(session.scalars(stmt))
 
 
-def _load(kw: Keepword, wanted: set[Status], ids: Sequence[str],
+def _load(kw: Keepword, wanted: set[Status], claimant: Claimant, held: Sequence[str],
           deployment: Deployment | None) -> list[RequestRow]:
-    states = {s.value for s in wanted}
+    """The requests ``held`` (those the claimant holds) in a wanted state."""
+    states, keys = {s.value for s in wanted}, set(held)
     with kw.control.session() as session:
-        reqs = [r for r in load_by_ids(session, ids) if r.status in states]
+        reqs = [r for r in claimant.requests(session) if r.status in states and r.id in keys]
     reqs.sort(key=attrgetter("received_at", "id"))
     if deployment is not None:
         root = deployment.key
@@ -430,7 +431,7 @@ def _claim_wanted(kw: Keepword, claimant: Claimant, wanted: set[Status],
     under this runner (another runner would have to claim it first)."""
     candidates = list(ids) if ids is not None else _candidates(kw, wanted, deployment)
     held = claimant.claim(kw.control, candidates)
-    return _load(kw, wanted, held, deployment) if held else []
+    return _load(kw, wanted, claimant, held, deployment) if held else []
 
 
 def _run_claimed(kw: Keepword, claimant: Claimant, reqs: list[RequestRow],
