@@ -196,14 +196,16 @@ def _create(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tupl
 
 def _prepare(kw: Keepword, dep: Deployment, kind: Kind, identities: Iterable[tuple[str, str]],
              *, regulation: str, changes: Mapping[str, str] | None, reason: str | None,
-             scope: str | None, lift: bool, actor: str, verified: bool
+             scope: str | None, lift: bool, actor: str, verified: bool,
+             now: datetime | None = None
              ) -> tuple[RequestRow, dict[str, Any], list[AuditEvent]]:
-    """The request, its sealed part (open) and its intake events; nothing recorded yet."""
+    """The request, its sealed part (open) and its intake events; nothing recorded yet.
+    ``now``: when it was received (an import's requests are received together)."""
     plan = _plan(dep)
     ids = parse_identities(plan, identities)
     params = _params(dep, plan, kind, changes, reason, scope, lift)
     reg = parse_regulation(regulation)
-    now = utcnow()
+    now = now or utcnow()
     refs = list(dict.fromkeys(kw.hasher.ref(k, v) for k, v in ids))
     sealed: dict[str, Any] = {"identities": [list(p) for p in ids], "params": params}
     req = RequestRow(
@@ -235,17 +237,19 @@ def submit_many(kw: Keepword, dep: Deployment, kind: Kind,
     subject's identities are checked first -- any bad one refuses the whole import, each
     problem located by the subject's position -- then all are recorded in one
     transaction, their intake audited as one entry per transition. ``verified``: the
-    operator vouches for every identity (they may run at once)."""
+    operator vouches for every identity (they may run at once). They are received at one
+    time, so they share their timestamps and due date (read and written once each)."""
     if kind not in BULK_KINDS:
         raise InputError(Problem(
             f"{kind.value} requests are recorded one by one (they need more than identities)",
             Location(path=("kind",)), code="not_bulk"))
     prepared, problems = [], []
+    now = utcnow()
     for j, identities in enumerate(subjects):
         try:
             prepared.append(_prepare(kw, dep, kind, identities, regulation=regulation,
                                      changes=None, reason=None, scope=None, lift=False,
-                                     actor=actor, verified=verified))
+                                     actor=actor, verified=verified, now=now))
         except InputError as exc:
             problems += [replace(p, location=replace(p.location, path=("subjects", j,
                                                                         *p.location.path)))
