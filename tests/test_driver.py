@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -121,6 +122,35 @@ def test_json_read_as_the_control_store_reads_it(tmp_path: Any) -> None:
     assert got == expected == docs and got[0] is not got[4]
     assert mixed == [*docs, 7]
     eng.dispose()
+
+
+def test_one_statement_on_two_engines_reads_with_each_engines_converters(tmp_path: Any
+                                                                         ) -> None:
+    """Converters are kept per statement and engine: the same statement read on an
+    engine whose JSON reader differs uses that engine's reader, and reading again gives
+    the same values."""
+    seen: list[str] = []
+
+    def tagging(text: str) -> Any:
+        seen.append(text)
+        return json.loads(text)
+
+    plain = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    tagged = create_engine(f"sqlite:///{tmp_path / 'b.db'}", json_deserializer=tagging)
+    stmt = select(things.c.doc).order_by(things.c.id)
+    try:
+        for eng in (plain, tagged):
+            meta.create_all(eng)
+            with eng.begin() as conn:
+                conn.execute(insert(things), [{"id": 1, "doc": {"a": 1}}])
+        for _ in range(2):
+            for eng in (plain, tagged):
+                with eng.connect() as conn:
+                    assert driver.rows(conn, stmt, {}) == [({"a": 1},)]
+        assert seen == ['{"a": 1}', '{"a": 1}']  # the tagged engine's reader, each time
+    finally:
+        plain.dispose()
+        tagged.dispose()
 
 
 def _count(engine: Engine, name: str) -> int:
