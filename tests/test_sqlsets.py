@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from keepword.sqlsets import binds_set, chunked, member_of, update_members
+from keepword.sqlsets import binds_set, chunked, member_of, select_members, update_members
+from keepword.stores import read_searchable
 
 
 def test_member_of_finds_exactly_the_given_keys(store_url: URL) -> None:
@@ -161,6 +162,54 @@ def test_values_json_would_change_keep_the_in_list(store_url: URL) -> None:
             got = {i for (i,) in conn.execute(stmt, {"v": [*days[2:5], dt.date(2030, 1, 1)]})}
         assert got == {3, 4, 5}
         assert binds_set(t.c.day, "sqlite") is False
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
+def test_select_members_joined_or_not_finds_exactly_the_given_rows(store_url: URL) -> None:
+    """``select_members`` joined (SQLite, an indexed column) or not: the rows of the given
+    distinct keys, absent ones finding nothing."""
+    engine = sa.create_engine(store_url)
+    meta = sa.MetaData()
+    t = sa.Table("kw_selected", meta, sa.Column("id", sa.BigInteger, primary_key=True),
+                 sa.Column("code", sa.String(20), index=True))
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(t.insert(), [{"id": i, "code": f"c{i % 50}"} for i in range(1, 501)])
+        name = engine.dialect.name
+        with engine.connect() as conn:
+            for join in (False, True):
+                by_id = select_members([t.c.id], t, t.c.id, "v", name, join=join)
+                by_code = select_members([t.c.id], t, t.c.code, "v", name, own_text=True,
+                                         join=join)
+                ids = sorted(i for (i,) in conn.execute(by_id, {"v": [3, 9, 900]}))
+                codes = sorted(i for (i,) in conn.execute(by_code, {"v": ["c1", "x'; --"]}))
+                assert ids == [3, 9]
+                assert codes == list(range(1, 501, 50))
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
+def test_searchable_columns_are_those_an_index_leads_with(store_url: URL) -> None:
+    """The key's first column, a unique constraint's, a plain index's lead; not a
+    column second in an index, nor one only a partial index covers."""
+    engine = sa.create_engine(store_url)
+    meta = sa.MetaData()
+    t = sa.Table("kw_indexed", meta, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("a", sa.String(20)), sa.Column("b", sa.String(20)),
+                 sa.Column("c", sa.String(20)), sa.Column("d", sa.Integer),
+                 sa.UniqueConstraint("c"))
+    sa.Index("ix_kw_indexed_ab", t.c.a, t.c.b)
+    sa.Index("ix_kw_indexed_d", t.c.d, sqlite_where=t.c.d > 0, postgresql_where=t.c.d > 0)
+    meta.create_all(engine)
+    try:
+        found = read_searchable(engine, None, "test")["kw_indexed"]
+        partial_known = engine.dialect.name in ("sqlite", "postgresql")
+        assert {"id", "a", "c"} <= found and "b" not in found
+        assert "d" not in found or not partial_known
     finally:
         meta.drop_all(engine)
         engine.dispose()

@@ -101,6 +101,23 @@ def member_of(column: ColumnElement[Any], name: str, dialect_name: str, *,
     return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
+def select_members(columns: Sequence[ColumnElement[Any]], table: sa.Table,
+                   column: ColumnElement[Any], name: str, dialect_name: str, *,
+                   own_text: bool = False, join: bool = False) -> sa.Select[Any]:
+    """``SELECT columns FROM table WHERE column`` is one of the values bound to ``name``
+    (see ``member_of``). ``join`` (on SQLite, for a column an index leads with): the set
+    is joined (``FROM json_each(:name) JOIN table ON column = value``), skipping the
+    temporary index an ``IN (SELECT ...)`` builds of the values first; the values must
+    then be distinct (a value given twice finds its rows twice), and rows come in the
+    order of the values. Without an index SQLite would scan the table once per value."""
+    if join and dialect_name == "sqlite" and binds_set(column, dialect_name,
+                                                       own_text=own_text):
+        keys = sa.bindparam(name, type_=JsonList())
+        each = sa.func.json_each(keys).table_valued("value").alias("kw_set")
+        return sa.select(*columns).select_from(each.join(table, column == each.c.value))
+    return sa.select(*columns).where(member_of(column, name, dialect_name, own_text=own_text))
+
+
 def update_members(table: sa.Table, column: ColumnElement[Any], name: str, dialect_name: str,
                    *, own_text: bool = False) -> sa.Update:
     """``UPDATE table ... WHERE column`` is one of the values bound to ``name`` (see

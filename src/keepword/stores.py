@@ -53,6 +53,7 @@ class StoreResolver:
         self.base_dir = base_dir
         self._engines: dict[str, Engine] = {}
         self._columns: dict[str, LiveColumns] = {}
+        self._searchable: dict[str, dict[str, frozenset[str]]] = {}
 
     def live_columns(self, ds: Dataset) -> LiveColumns:
         """The store's columns and their nullability, read once for this resolver (a
@@ -61,6 +62,15 @@ class StoreResolver:
         if found is None:
             found = read_live_columns(self.engine(ds), ds.store.schema_name, ds.dataset)
             self._columns[ds.dataset] = found
+        return found
+
+    def searchable(self, ds: Dataset) -> dict[str, frozenset[str]]:
+        """Per table, the columns an index leads with (``read_searchable``), read once
+        for this resolver."""
+        found = self._searchable.get(ds.dataset)
+        if found is None:
+            found = read_searchable(self.engine(ds), ds.store.schema_name, ds.dataset)
+            self._searchable[ds.dataset] = found
         return found
 
     def raw_url(self, ds: Dataset) -> str:
@@ -98,6 +108,7 @@ class StoreResolver:
             engine.dispose()
         self._engines.clear()
         self._columns.clear()
+        self._searchable.clear()
 
 
 LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}
@@ -111,6 +122,32 @@ def read_live_columns(engine: Engine, schema: str | None, store: str) -> LiveCol
         raise StoreError(store, f"cannot read its tables ({type(exc).__name__})") from None
     return {tname: {c["name"]: bool(c.get("nullable", True)) for c in cols}
             for (_, tname), cols in multi.items()}
+
+
+def read_searchable(engine: Engine, schema: str | None, store: str
+                    ) -> dict[str, frozenset[str]]:
+    """``{table: columns}``: each column some index of the table leads with (its primary
+    key's first, a unique constraint's, a plain index's), where a lookup by that column
+    alone is a search, not a scan. Partial and expression indexes do not count."""
+    try:
+        insp = inspect(engine)
+        keys = insp.get_multi_pk_constraint(schema=schema)
+        uniques = insp.get_multi_unique_constraints(schema=schema)
+        indexes = insp.get_multi_indexes(schema=schema)
+    except SQLAlchemyError as exc:
+        raise StoreError(store, f"cannot read its indexes ({type(exc).__name__})") from None
+    out: dict[str, set[str]] = {}
+    for (_, table), pk in keys.items():
+        out.setdefault(table, set()).update(pk.get("constrained_columns", [])[:1])
+    for (_, table), unique in uniques.items():
+        out.setdefault(table, set()).update(u["column_names"][0] for u in unique
+                                            if u.get("column_names"))
+    for (_, table), index in indexes.items():
+        out.setdefault(table, set()).update(
+            ix["column_names"][0] for ix in index
+            if ix.get("column_names") and ix["column_names"][0] is not None
+            and ix.get("dialect_options", {}).get(f"{engine.dialect.name}_where") is None)
+    return {table: frozenset(cols) for table, cols in out.items()}
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:

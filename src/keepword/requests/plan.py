@@ -36,7 +36,7 @@ from keepword.datamap import DataMap, Erasure, Field_
 from keepword.datamap.models import FieldType
 from keepword.errors import InputError
 from keepword.identities import normalise
-from keepword.sqlsets import binds_set, member_of
+from keepword.sqlsets import binds_set, member_of, select_members
 from keepword.stores import StoreResolver
 
 Table = tuple[str, str]  # (dataset, collection)
@@ -154,6 +154,9 @@ class Plan:
     seeds: dict[str, list[tuple[Table, str]]]  # identity type -> identity columns
     delete_order: list[Table]  # children before parents
     dialects: dict[str, str] = field(default_factory=dict)  # dataset -> its store's backend
+    # per collection, the columns an index of the live store leads with (``live_plan``):
+    # looked up by a set joined to the table, not ``IN`` (``select_any``)
+    searchable: dict[Table, frozenset[str]] = field(default_factory=dict)
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
     # what the walk's hot loops look up per collection, derived once (walk.py fills it)
@@ -166,16 +169,18 @@ class Plan:
         """The backend of the collection's store (``sqlite``, ``postgresql``, ``mysql``)."""
         return self.dialects.get(key[0], "")
 
-    def with_not_null(self, not_null: dict[Table, frozenset[str]]) -> Plan:
+    def with_live(self, not_null: dict[Table, frozenset[str]],
+                  searchable: dict[Table, frozenset[str]]) -> Plan:
         """This plan for stores whose columns ``not_null`` refuse NULL (strategies and
-        unlinkable references derived again); the statements are shared."""
+        unlinkable references derived again) and whose ``searchable`` columns an index
+        leads with; the statements are shared."""
         changed = {t: cols for t, cols in not_null.items()
                    if t in self.collections and cols != self.collections[t].live_not_null}
-        if not changed:
+        if not changed and searchable == self.searchable:
             return self
         collections = {t: replace(cp, live_not_null=changed[t]) if t in changed else cp
                        for t, cp in self.collections.items()}
-        return replace(self, collections=collections, hot={})
+        return replace(self, collections=collections, searchable=searchable, hot={})
 
     @property
     def identity_types(self) -> set[str]:
@@ -209,22 +214,24 @@ class Plan:
 
     def select_any(self, key: Table, col: str, cols: tuple[str, ...] | None = None
                    ) -> sa.Select[Any] | None:
-        """``select_by`` with the values as one parameter (``sqlsets.member_of``);
-        ``None`` where the store cannot take this column's values so. On SQLite a text
-        column's statement takes only texts without a NUL (``text_set``; its JSON reader
-        cuts a text there): the caller checks each chunk."""
-        stmt = self._fixed.get(("any", key, col, 0, cols))
+        """``select_by`` with the values as one parameter (``sqlsets.select_members``:
+        the values must be distinct); ``None`` where the store cannot take this
+        column's values so. On SQLite a text column's statement takes only texts without
+        a NUL (``text_set``; its JSON reader cuts a text there): the caller checks each
+        chunk."""
+        cp = self.collections[key]
+        name = cp.single_pk if col == "*pk" else col
+        assert name is not None, "a composite key takes select_by"
+        join = name in self.searchable.get(key, ())
+        stmt = self._fixed.get(("any", key, col, join, cols))
         if stmt is None:
-            cp = self.collections[key]
-            name = cp.single_pk if col == "*pk" else col
-            assert name is not None, "a composite key takes select_by"
             target, dialect = cp.table.c[name], self.dialect_of(key)
             text = self.text_set(key, col)
             if not binds_set(target, dialect, own_text=text):
                 return None
-            stmt = sa.select(*(cp.table.c[c] for c in cols or cp.columns)).where(
-                member_of(target, "v", dialect, own_text=text))
-            self._fixed[("any", key, col, 0, cols)] = stmt
+            stmt = select_members([cp.table.c[c] for c in cols or cp.columns], cp.table,
+                                  target, "v", dialect, own_text=text, join=join)
+            self._fixed[("any", key, col, join, cols)] = stmt
         return stmt
 
     def text_set(self, key: Table, col: str) -> bool:
@@ -348,16 +355,20 @@ def live_plan(plan: Plan, dm: DataMap, stores: StoreResolver) -> Plan:
     """``plan`` with the live stores' NOT NULL columns: a data map that does not say
     ``nullable: false`` must not lead erasure to write NULL where the store refuses it
     (a row kept for others keeps such a link; a ``delete_row`` field of a kept row is
-    masked). One reflection per store and deployment; for the requests that change data."""
+    masked); and the columns its indexes lead with (``Plan.searchable``). One reflection
+    per store and deployment; for the requests that change data."""
     not_null: dict[Table, frozenset[str]] = {}
+    searchable: dict[Table, frozenset[str]] = {}
     for dkey, loaded in dm.datasets.items():
         ds = loaded.dataset
-        live = stores.live_columns(ds)
+        live, indexed = stores.live_columns(ds), stores.searchable(ds)
         for ckey in ds.collections:
             cols = frozenset(c for c, ok in live.get(ckey, {}).items() if not ok)
             if cols:
                 not_null[(dkey, ckey)] = cols
-    return plan.with_not_null(not_null)
+            if ckey in indexed:
+                searchable[(dkey, ckey)] = indexed[ckey]
+    return plan.with_live(not_null, searchable)
 
 
 def _compile(dm: DataMap, version: tuple[str, str]) -> Plan:

@@ -497,6 +497,8 @@ class Walker:
         fixed = col != "*pk" or cp.single_pk is not None
         whole = self.plan.select_any(cp.key, col, cols) if fixed else None
         checked = whole is not None and self.plan.text_set(cp.key, col)
+        if whole is not None:  # (its values must be distinct: ``Plan.select_any``)
+            values = list(dict.fromkeys(values))
         size = self.chunk or (SET_CHUNK if whole is not None else CHUNK)
         for chunk in chunked(values, size):
             if whole is not None and (not checked or _plain_text(chunk)):
