@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
@@ -52,25 +52,17 @@ class StoreResolver:
         self.environ = os.environ if environ is None else environ
         self.base_dir = base_dir
         self._engines: dict[str, Engine] = {}
-        self._columns: dict[str, LiveColumns] = {}
-        self._searchable: dict[str, dict[str, frozenset[str]]] = {}
+        self._live: dict[str, LiveSchema] = {}
 
-    def live_columns(self, ds: Dataset) -> LiveColumns:
-        """The store's columns and their nullability, read once for this resolver (a
-        loaded deployment), as its engines are."""
-        found = self._columns.get(ds.dataset)
+    def live(self, ds: Dataset) -> LiveSchema:
+        """The store's columns (their nullability) and the columns its indexes lead with,
+        read once for this resolver (a loaded deployment), as its engines are."""
+        found = self._live.get(ds.dataset)
         if found is None:
-            found = read_live_columns(self.engine(ds), ds.store.schema_name, ds.dataset)
-            self._columns[ds.dataset] = found
-        return found
-
-    def searchable(self, ds: Dataset) -> dict[str, frozenset[str]]:
-        """Per table, the columns an index leads with (``read_searchable``), read once
-        for this resolver."""
-        found = self._searchable.get(ds.dataset)
-        if found is None:
-            found = read_searchable(self.engine(ds), ds.store.schema_name, ds.dataset)
-            self._searchable[ds.dataset] = found
+            engine, schema = self.engine(ds), ds.store.schema_name
+            found = LiveSchema(read_live_columns(engine, schema, ds.dataset),
+                               read_searchable(engine, schema, ds.dataset))
+            self._live[ds.dataset] = found
         return found
 
     def raw_url(self, ds: Dataset) -> str:
@@ -107,11 +99,15 @@ class StoreResolver:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
-        self._columns.clear()
-        self._searchable.clear()
+        self._live.clear()
 
 
 LiveColumns = dict[str, dict[str, bool]]  # {table: {column: nullable}}
+
+
+class LiveSchema(NamedTuple):
+    columns: LiveColumns
+    searchable: dict[str, frozenset[str]]  # {table: columns an index leads with}
 
 
 def read_live_columns(engine: Engine, schema: str | None, store: str) -> LiveColumns:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -348,6 +349,9 @@ def _batch_entry(action: str, actor: str, base: dict[str, Any], reqs: list[Req],
                       details={**base, **common, "requests": parts})
 
 
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
 def _own_parts(reqs: list[Req], subjects: list[str | None],
                details: list[Mapping[str, Any]] | None, rest: list[str],
                keys: Container[str]) -> dict[str, Any]:
@@ -357,11 +361,15 @@ def _own_parts(reqs: list[Req], subjects: list[str | None],
     own: dict[tuple[Any, ...], dict[str, Any]] = {}
     parts: dict[str, Any] = {}
     for j, (r, subject) in enumerate(zip(reqs, subjects, strict=True)):
-        shape = (r.regulation, id(details[j]) if details else None)
+        mine_of = details[j] if details else _NO_DETAILS
+        shape = (r.regulation, id(mine_of))
         mine = own.get(shape)
         if mine is None:
-            mine = own[shape] = {k: v for k in rest if (v := details[j].get(k, _ABSENT) if (
-                details and k in keys) else r.regulation) is not _ABSENT}
+            mine = own[shape] = {}
+            for k in rest:  # the rest: details' keys, or the request's regulation
+                v = mine_of.get(k, _ABSENT) if k in keys else r.regulation
+                if v is not _ABSENT:
+                    mine[k] = v
         parts[r.id] = {"subject": subject, **mine}
     return parts
 

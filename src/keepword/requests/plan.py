@@ -90,6 +90,9 @@ class CollectionPlan:
     strategies: tuple[tuple[str, Erasure], ...] = ()  # columns erasure may change
     unlinkable: frozenset[str] = frozenset()  # references erasure can set to NULL
     live_not_null: frozenset[str] = frozenset()  # NOT NULL in the live store (``live_plan``)
+    # columns an index of the live store leads with: looked up by a set joined to the
+    # table, not ``IN`` (``Plan.select_any``)
+    live_searchable: frozenset[str] = frozenset()
     # integer columns (``coerce``: read per identity; a field's type is a pydantic
     # attribute and an enum member, each read through a Python-level hook)
     integers: frozenset[str] = frozenset()
@@ -154,9 +157,6 @@ class Plan:
     seeds: dict[str, list[tuple[Table, str]]]  # identity type -> identity columns
     delete_order: list[Table]  # children before parents
     dialects: dict[str, str] = field(default_factory=dict)  # dataset -> its store's backend
-    # per collection, the columns an index of the live store leads with (``live_plan``):
-    # looked up by a set joined to the table, not ``IN`` (``select_any``)
-    searchable: dict[Table, frozenset[str]] = field(default_factory=dict)
     _select: dict[tuple[Table, str], sa.Select[Any]] = field(default_factory=dict)
     _fixed: dict[tuple[Any, ...], sa.Select[Any]] = field(default_factory=dict)
     # what the walk's hot loops look up per collection, derived once (walk.py fills it)
@@ -174,13 +174,16 @@ class Plan:
         """This plan for stores whose columns ``not_null`` refuse NULL (strategies and
         unlinkable references derived again) and whose ``searchable`` columns an index
         leads with; the statements are shared."""
-        changed = {t: cols for t, cols in not_null.items()
-                   if t in self.collections and cols != self.collections[t].live_not_null}
-        if not changed and searchable == self.searchable:
+        live = {t: (not_null.get(t, cp.live_not_null), searchable.get(t, cp.live_searchable))
+                for t, cp in self.collections.items()}
+        changed = {t: pair for t, pair in live.items() if pair != (
+            self.collections[t].live_not_null, self.collections[t].live_searchable)}
+        if not changed:
             return self
-        collections = {t: replace(cp, live_not_null=changed[t]) if t in changed else cp
+        collections = {t: replace(cp, live_not_null=changed[t][0],
+                                  live_searchable=changed[t][1]) if t in changed else cp
                        for t, cp in self.collections.items()}
-        return replace(self, collections=collections, searchable=searchable, hot={})
+        return replace(self, collections=collections, hot={})
 
     @property
     def identity_types(self) -> set[str]:
@@ -222,7 +225,7 @@ class Plan:
         cp = self.collections[key]
         name = cp.single_pk if col == "*pk" else col
         assert name is not None, "a composite key takes select_by"
-        join = name in self.searchable.get(key, ())
+        join = name in cp.live_searchable
         stmt = self._fixed.get(("any", key, col, join, cols))
         if stmt is None:
             target, dialect = cp.table.c[name], self.dialect_of(key)
@@ -355,19 +358,19 @@ def live_plan(plan: Plan, dm: DataMap, stores: StoreResolver) -> Plan:
     """``plan`` with the live stores' NOT NULL columns: a data map that does not say
     ``nullable: false`` must not lead erasure to write NULL where the store refuses it
     (a row kept for others keeps such a link; a ``delete_row`` field of a kept row is
-    masked); and the columns its indexes lead with (``Plan.searchable``). One reflection
+    masked); and the columns its indexes lead with (``live_searchable``). One reflection
     per store and deployment; for the requests that change data."""
     not_null: dict[Table, frozenset[str]] = {}
     searchable: dict[Table, frozenset[str]] = {}
     for dkey, loaded in dm.datasets.items():
         ds = loaded.dataset
-        live, indexed = stores.live_columns(ds), stores.searchable(ds)
+        live = stores.live(ds)
         for ckey in ds.collections:
-            cols = frozenset(c for c, ok in live.get(ckey, {}).items() if not ok)
+            cols = frozenset(c for c, ok in live.columns.get(ckey, {}).items() if not ok)
             if cols:
                 not_null[(dkey, ckey)] = cols
-            if ckey in indexed:
-                searchable[(dkey, ckey)] = indexed[ckey]
+            if ckey in live.searchable:
+                searchable[(dkey, ckey)] = live.searchable[ckey]
     return plan.with_live(not_null, searchable)
 
 
